@@ -105,9 +105,14 @@ def make_env(config, render_mode=None):
     return gym.wrappers.TransformObservation(env, features, feature_space)
 
 
-def main(argv=None):
+def get_config(argv=None):
     config = parse_config(LinearConfig, argv, __doc__.split("\n")[0], defaults=DEFAULTS)
     check_config(config)
+    return config
+
+
+def main(argv=None):
+    config = get_config(argv)
     seed_everything(config.seed)
     env, eval_env = make_env(config), make_env(config)
     env.action_space.seed(config.seed)

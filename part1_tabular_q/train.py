@@ -139,9 +139,15 @@ def run(config, algo, agent, env, eval_env, model_state):
     return summary
 
 
-def main(argv=None):
+def get_config(argv=None):
+    """The config from the command line (`argv`), with the env's preset defaults applied and checked."""
     config = parse_config(Config, argv, __doc__.split("\n")[0], PRESETS)
     check_config(config)
+    return config
+
+
+def main(argv=None):
+    config = get_config(argv)
     seed_everything(config.seed)
     env, eval_env = make_env(config), make_env(config)
     env.action_space.seed(config.seed)

@@ -1,0 +1,237 @@
+"""Run a benchmark suite, then regenerate every part's results table and learning-curve plots.
+
+    python benchmarks/run.py quick                      # a few minutes: is everything still learning?
+    python benchmarks/run.py full                       # what the READMEs' tables come from
+    python benchmarks/run.py full --part part2_dqn      # only one part's jobs (and its table)
+    python benchmarks/run.py full --job cartpole        # only jobs with this name
+    python benchmarks/run.py full --report-only         # redraw tables and plots from saved results
+
+Jobs run one after another (never side by side: the machine has two cores). Each (job, seed) writes
+`benchmarks/results/<suite>/<job>__seed<N>.json` with env steps and training seconds to the threshold
+(first greedy evaluation at or above it), steps/s, the final greedy test of the best model (mean ± std),
+and the machine it ran on. The report step turns those files into each part's README table (between the
+`<!-- results:<suite> -->` markers) and `plots/<job>.png` (mean over seeds with a min-max band).
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from suites import SUITES, Job, PeerJob
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+RUNS = REPO / "benchmarks" / "runs"
+SB3_PYTHON = os.environ.get("SB3_PYTHON", str(REPO.parent / "sb3-env" / "bin" / "python"))
+SB3_ANCHOR = os.environ.get("SB3_ANCHOR", str(REPO.parent / "shared" / "peers" / "sb3_anchor.py"))
+
+
+def machine():
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return dict(cpu=cpu, cores=os.cpu_count(), torch_threads=torch.get_num_threads(), python=platform.python_version(),
+                torch=torch.__version__, os=platform.platform(terse=True))
+
+
+def run(command, cwd=REPO):
+    """Run a command, echo its last output line, stop the suite on failure (a broken job is news)."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
+    return done.stdout, time.perf_counter() - started
+
+
+def read_curve(run_dir):
+    with open(run_dir / "evaluations.csv") as f:
+        return [dict(step=int(r["step"]), train_seconds=float(r["train_seconds"]), mean=float(r["mean"]),
+                     std=float(r["std"])) for r in csv.DictReader(f)]
+
+
+def run_job(suite, job, seed, info):
+    work = RUNS / suite / f"{job.name}__seed{seed}"
+    shutil.rmtree(work, ignore_errors=True)
+    part = REPO / job.part
+    command = [sys.executable, str(part / job.script), *job.args, "--seed", str(seed),
+               "--log-dir", str(work / "logs"), "--save-dir", str(work / "models")]
+    _, wall = run(command)
+    run_dir = next((work / "logs").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    curve = read_curve(run_dir)
+    hit = next((row for row in curve if row["mean"] >= job.threshold), None)
+    stdout, _ = run([sys.executable, str(part / "test.py"), summary["model"], "--episodes", str(job.final_episodes),
+                     "--seed", str(100_000 + seed), "--json"])
+    final = json.loads(stdout.strip().splitlines()[-1])
+    result = dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, command=command[1:],
+                  steps=summary["steps"], train_seconds=summary["train_seconds"], wall_seconds=round(wall, 1),
+                  steps_per_second=summary["steps_per_second"], threshold=job.threshold,
+                  steps_to_threshold=hit["step"] if hit else None,
+                  seconds_to_threshold=hit["train_seconds"] if hit else None,
+                  best_eval=summary["best_eval"], best_step=summary["best_step"], final=final,
+                  curve=[(row["step"], row["mean"]) for row in curve], model=summary["model"], machine=info)
+    if job.raw_speed:
+        stdout, _ = run([sys.executable, str(REPO / "benchmarks" / "raw_speed.py"), job.part, job.script, *job.args,
+                         "--seed", str(seed)])
+        result["raw_steps_per_second"] = json.loads(stdout)["raw_steps_per_second"]
+    return result
+
+
+def run_peer(suite, job, seed, info):
+    if not Path(SB3_PYTHON).exists():
+        print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (see ../shared/peers/README.md)")
+        return None
+    stdout, wall = run([SB3_PYTHON, SB3_ANCHOR, job.algo, job.env_id, str(seed), str(job.threshold),
+                        str(job.eval_every)])
+    peer = json.loads(stdout.strip().splitlines()[-1])
+    return dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, peer=True,
+                steps=peer["steps"], train_seconds=peer["train_s"], wall_seconds=round(wall, 1),
+                steps_per_second=peer["steps_per_s"], threshold=job.threshold,
+                steps_to_threshold=peer["hit"][0] if peer["hit"] else None,
+                seconds_to_threshold=peer["hit"][1] if peer["hit"] else None,
+                final=dict(mean=peer["final_mean"], std=peer["final_std"], episodes=20),
+                curve=peer["curve"], machine=info)
+
+
+def ship(suite, job):
+    """Copy the best seed's model (by the final greedy test) to models/<part>/, and draw its plot."""
+    results = [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{job.name}__seed*.json"))]
+    best = max(results, key=lambda r: r["final"][job.metric])
+    target = REPO / "models" / job.part / job.ship
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best["model"], target)
+    print(f"  shipped seed {best['seed']} ({job.metric} {best['final'][job.metric]}) as {target.relative_to(REPO)}")
+    if job.plot:
+        plots = REPO / job.part / "plots"
+        plots.mkdir(exist_ok=True)
+        run([sys.executable, str(REPO / job.part / "test.py"), str(target), "--episodes", "1",
+             "--plot", str(plots / f"{job.name}_model.png")])
+
+
+# ---------- report ----------
+
+def fmt(x, digits=0):
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+def job_rows(job, results):
+    """One Markdown row per seed plus a summary row."""
+    rows = []
+    for r in results:
+        final = r["final"]
+        judged = final.get(getattr(job, "metric", "mean"), final["mean"])
+        digits = 3 if abs(judged) < 10 else 1
+        final_text = f"{final['mean']:.{digits}f} ± {final['std']:.{digits}f} ({final['episodes']} ep)"
+        if "success_rate" in final and getattr(job, "metric", "mean") == "success_rate":
+            final_text = f"success {final['success_rate']:.3f} ({final['episodes']} ep)"
+        speed = fmt(r["steps_per_second"])
+        if r.get("raw_steps_per_second"):
+            speed += f" / raw {fmt(r['raw_steps_per_second'])} ({r['steps_per_second'] / r['raw_steps_per_second']:.0%})"
+        ok = ""
+        if getattr(job, "target", None) is not None:
+            ok = " ✅" if judged >= job.target else " ❌"
+        rows.append(f"| {r['label']}{' (SB3)' if r.get('peer') else ''} | {r['seed']} | {fmt(r['steps'])} | "
+                    f"{fmt(r['steps_to_threshold'])} | {fmt(r['seconds_to_threshold'], 1)} | {speed} | "
+                    f"{final_text}{ok} |")
+    return rows
+
+
+def plot_job(job, results, path):
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    steps = sorted({s for r in results for s, _ in r["curve"]})
+    values = np.array([[dict(r["curve"]).get(s, np.nan) for s in steps] for r in results], dtype=float)
+    ax.plot(steps, np.nanmean(values, 0), label=f"mean of {len(results)} seeds")
+    ax.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.25, label="min-max over seeds")
+    ax.axhline(job.threshold, color="grey", ls="--", lw=1, label=f"threshold {job.threshold:g}")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("greedy evaluation")
+    ax.set_title(job.label)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def report(suite, parts):
+    jobs = [j for j in SUITES[suite] if j.part in parts]
+    for part in parts:
+        lines, machines = [], set()
+        for job in (j for j in jobs if j.part == part):
+            results = [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{job.name}__seed*.json"))]
+            if not results:
+                continue
+            lines += job_rows(job, results)
+            machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']} "
+                         f"({r['machine']['torch_threads']} threads), Python {r['machine']['python']}" for r in results}
+            if isinstance(job, Job):
+                (REPO / part / "plots").mkdir(exist_ok=True)
+                plot_job(job, results, REPO / part / "plots" / f"{job.name}.png")
+        if not lines:
+            continue
+        table = "\n".join([
+            f"Produced by `python benchmarks/run.py {suite} --part {part}` on {'; '.join(sorted(machines))}. "
+            f"Seeds as listed. \"Threshold\": first greedy evaluation at or above the job's threshold; seconds "
+            f"count training only (evaluation excluded). Final: the best saved model played greedily on fresh "
+            f"episodes.", "",
+            "| run | seed | env steps | steps to threshold | seconds to threshold | steps/s | final greedy test |",
+            "|---|---|---|---|---|---|---|", *lines])
+        readme = REPO / part / "README.md"
+        text = readme.read_text()
+        start, end = f"<!-- results:{suite} -->", f"<!-- /results:{suite} -->"
+        if start not in text:
+            print(f"  {readme.relative_to(REPO)} has no {start} marker; table not written")
+            continue
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+        print(f"  wrote the {suite} table of {readme.relative_to(REPO)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("suite", choices=sorted(SUITES))
+    parser.add_argument("--part", action="append", help="only this part's jobs (repeatable)")
+    parser.add_argument("--job", action="append", help="only jobs with this name (repeatable)")
+    parser.add_argument("--report-only", action="store_true", help="only regenerate tables and plots")
+    args = parser.parse_args()
+    jobs = [j for j in SUITES[args.suite] if (not args.part or j.part in args.part) and (not args.job or j.name in args.job)]
+    parts = args.part or sorted({j.part for j in SUITES[args.suite]})
+    if not args.report_only:
+        info = machine()
+        (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
+        for job in jobs:
+            for seed in job.seeds:
+                print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
+                result = (run_peer if isinstance(job, PeerJob) else run_job)(args.suite, job, seed, info)
+                if result is None:
+                    continue
+                (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
+                print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
+                      f"final {result['final']}", flush=True)
+            if isinstance(job, Job) and job.ship:
+                ship(args.suite, job)
+    report(args.suite, parts)
+
+
+if __name__ == "__main__":
+    main()

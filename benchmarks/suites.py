@@ -1,0 +1,74 @@
+"""The benchmark jobs: which script, which settings, which seeds, and what each job must show.
+
+A `Job` runs a part's training script once per seed, then plays its best saved model greedily with the
+part's test.py. Every later part appends its jobs here. `quick` is a few-minute sanity run with small
+budgets; `full` is where the READMEs' tables come from.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Job:
+    name: str                      # unique within a suite; names result files and plots
+    part: str                      # folder of the part, e.g. "part1_tabular_q"
+    script: str                    # training script inside the part
+    args: list                     # arguments after the script (not --seed/--log-dir/--save-dir)
+    seeds: list                    # one run per seed
+    label: str                     # row title in the results table
+    threshold: float               # "reached" = first greedy evaluation at or above this
+    final_episodes: int            # greedy episodes of the final test of the best model
+    metric: str = "mean"           # what the final test is judged on: "mean" or "success_rate"
+    target: float = None           # what the README claims for every seed (on `metric`); None = report only
+    target_text: str = ""          # the claim in words
+    raw_speed: bool = False        # also measure the raw step rate of the same env, random actions
+    speed_target: float = None     # required ratio of training to raw step rate
+    ship: str = None               # copy the best seed's model to models/<part>/<ship>
+    plot: bool = False             # ask test.py for its plot of the shipped model (--plot)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class PeerJob:
+    """A Stable-Baselines3 run through ../shared/peers/sb3_anchor.py, for side-by-side ratios."""
+    name: str
+    part: str
+    algo: str
+    env_id: str
+    seeds: list
+    threshold: float
+    eval_every: int
+    label: str
+
+
+SEEDS = [1, 2, 3]
+
+PART1_FULL = [
+    Job("frozenlake", "part1_tabular_q", "train.py", ["--env-id", "FrozenLake-v1"], SEEDS,
+        "FrozenLake-v1 4x4 slippery", threshold=0.72, final_episodes=1000, metric="success_rate",
+        target=0.72, target_text="success >= 0.72 over 1000 episodes", raw_speed=True, speed_target=0.7,
+        ship="FrozenLake-v1__q_table.pth", plot=True),
+    Job("pendulum_table", "part1_tabular_q", "train.py", ["--env-id", "Pendulum-v1"], SEEDS,
+        "Pendulum-v1 10x10x10 states, 11 actions", threshold=-250, final_episodes=100,
+        target=-250, target_text="mean >= -250 over 100 episodes", raw_speed=True, speed_target=0.7,
+        ship="Pendulum-v1__q_table.pth", plot=True),
+    Job("mountaincar_linear", "part1_tabular_q", "linear_q.py", ["--env-id", "MountainCar-v0"], SEEDS,
+        "MountainCar-v0 linear Q (RBF)", threshold=-130, final_episodes=100,
+        target=-130, target_text="mean >= -130 over 100 episodes", raw_speed=True,
+        ship="MountainCar-v0__linear_q.pth"),
+]
+
+PART1_QUICK = [
+    Job("frozenlake", "part1_tabular_q", "train.py", ["--env-id", "FrozenLake-v1", "--total-steps", "100000"],
+        [1], "FrozenLake-v1 4x4 slippery", threshold=0.72, final_episodes=1000, metric="success_rate",
+        raw_speed=True),
+    Job("pendulum_table", "part1_tabular_q", "train.py",
+        ["--env-id", "Pendulum-v1", "--total-steps", "1000000", "--eval-every", "250000"], [1],
+        "Pendulum-v1 10x10x10 states, 11 actions", threshold=-250, final_episodes=20, raw_speed=True),
+    Job("mountaincar_linear", "part1_tabular_q", "linear_q.py", ["--total-steps", "100000"], [1],
+        "MountainCar-v0 linear Q (RBF)", threshold=-130, final_episodes=20),
+]
+
+SUITES = {
+    "quick": PART1_QUICK,
+    "full": PART1_FULL,
+}

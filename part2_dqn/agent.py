@@ -1,0 +1,174 @@
+"""The DQN agent: epsilon-greedy acting, a replay memory, a target network, and the Bellman update.
+
+    get_action(obs, greedy)   one action, network call under torch.inference_mode
+    collect_rollouts(n)       n environment steps into the replay memory
+    learn(gradient_steps)     minibatch TD updates of the online network, target network kept in sync
+    evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
+    train(...)                alternate the two above until the step budget is spent
+"""
+import copy
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from memory import ReplayMemory
+from networks import make_network
+
+
+def td_target(rewards, next_q_target, terminated, gamma, next_q_online=None):
+    """The Bellman target y = r + gamma * (1 - terminated) * Q_target(s', a*), shape (batch,).
+
+    a* = argmax Q_target(s', .) for DQN; with `next_q_online` given, a* = argmax Q_online(s', .) and
+    Q_target evaluates it (Double DQN), which removes most of the max operator's overestimation.
+    Pitfall: only *terminated* stops the bootstrap. A time-limit truncation is stored as an ordinary
+    transition: the pendulum did not stop existing at step 200.
+    next_q_target, next_q_online: (batch, n_actions).
+    """
+    if next_q_online is None:
+        next_value = next_q_target.max(dim=1).values
+    else:
+        next_value = next_q_target.gather(1, next_q_online.argmax(dim=1, keepdim=True)).squeeze(1)
+    return rewards + gamma * (1.0 - terminated) * next_value
+
+
+class Agent:
+    """DQN with a target network, Huber loss, gradient clipping and AdamW. `config` is train.Config."""
+
+    def __init__(self, config, obs_shape, n_actions, device="cpu"):
+        self.config, self.n_actions, self.device = config, n_actions, torch.device(device)
+        self.q_network = make_network(config.network, obs_shape, n_actions, config.hidden).to(self.device)
+        # The target network is a lagging copy: regressing Q towards targets computed by the network being
+        # updated is chasing your own tail; a frozen copy keeps the target still for a while.
+        self.target_network = copy.deepcopy(self.q_network)
+        self.target_network.requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.q_network.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+        self.memory = ReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=self.device)
+        self.rng = random.Random(config.seed)  # exploration draws: Python's generator is cheap per call
+        self.epsilon = config.epsilon_start
+        self.steps, self.gradient_steps = 0, 0
+        self.obs = None  # the training env's current observation, carried across collect_rollouts calls
+        self.episode_return, self.episode_length = 0.0, 0
+        self.finished_episodes = []  # (return on the env's own scale, length) since the last log
+
+    # ---------- acting ----------
+
+    @torch.inference_mode()
+    def greedy_action(self, obs):
+        """argmax_a Q(obs, a) for a single observation."""
+        q = self.q_network(torch.as_tensor(obs, device=self.device).unsqueeze(0))
+        return int(q.argmax())
+
+    def get_action(self, obs, greedy=False):
+        """Epsilon-greedy: a uniformly random action with probability epsilon, else the greedy one.
+
+        The random branch skips the network call entirely, which makes early training cheap.
+        """
+        if not greedy and self.rng.random() < self.epsilon:
+            return self.rng.randrange(self.n_actions)
+        return self.greedy_action(obs)
+
+    def update_epsilon(self):
+        """Linear decay from epsilon_start to epsilon_end over the first exploration_fraction of the budget."""
+        c = self.config
+        progress = min(1.0, self.steps / max(1.0, c.exploration_fraction * c.total_steps))
+        self.epsilon = c.epsilon_start + progress * (c.epsilon_end - c.epsilon_start)
+
+    def collect_rollouts(self, env, n_steps):
+        """Take `n_steps` epsilon-greedy steps in `env`, pushing every transition into the memory."""
+        if self.obs is None:
+            self.obs, _ = env.reset(seed=self.config.seed)
+        for _ in range(n_steps):
+            action = self.get_action(self.obs)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            self.memory.push(self.obs, action, reward, next_obs, terminated)  # terminated only, see td_target
+            self.episode_return += info.get("raw_reward", reward)
+            self.episode_length += 1
+            self.steps += 1
+            self.update_epsilon()
+            if terminated or truncated:
+                self.finished_episodes.append((self.episode_return, self.episode_length))
+                self.episode_return, self.episode_length = 0.0, 0
+                next_obs, _ = env.reset()
+            self.obs = next_obs
+
+    # ---------- learning ----------
+
+    def learn(self, gradient_steps):
+        """`gradient_steps` minibatch updates; returns the mean loss and mean Q of the last one (floats)."""
+        c = self.config
+        for _ in range(gradient_steps):
+            obs, actions, rewards, next_obs, terminated = self.memory.sample(c.batch_size)
+            with torch.no_grad():  # the target is a fixed regression label: no gradient flows into it
+                next_q_online = self.q_network(next_obs) if c.double else None
+                target = td_target(rewards, self.target_network(next_obs), terminated, c.gamma, next_q_online)
+            q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
+            # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
+            # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
+            loss = F.smooth_l1_loss(q, target)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
+            self.optimizer.step()
+            self.gradient_steps += 1
+            if self.gradient_steps % c.target_update_interval == 0:
+                self.update_target()
+        return loss.item(), q.detach().mean().item()
+
+    @torch.no_grad()
+    def update_target(self):
+        """target <- tau * online + (1 - tau) * target; tau = 1 is the classic hard copy."""
+        for target, online in zip(self.target_network.parameters(), self.q_network.parameters()):
+            target.lerp_(online, self.config.tau)
+
+    # ---------- evaluation and the loop ----------
+
+    def evaluate(self, env, episodes, seed=None, on_frame=None):
+        """Greedy episodes on `env`. Returns (mean, std) of the return on the env's own reward scale.
+
+        `seed` seeds the first reset only, so successive evaluations see fresh episodes.
+        """
+        returns = np.zeros(episodes)
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed if episode == 0 else None)
+            done = False
+            while not done:
+                obs, reward, terminated, truncated, info = env.step(self.greedy_action(obs))
+                returns[episode] += info.get("raw_reward", reward)
+                done = terminated or truncated
+                if on_frame is not None:
+                    on_frame()
+        return float(returns.mean()), float(returns.std())
+
+    def train(self, env, on_log=None, on_eval=None):
+        """Collect `train_freq` steps, then `gradient_steps` updates, until `total_steps` are spent.
+
+        `on_log(step, episodes, loss, mean_q)` runs after every update round that finished episodes (at
+        most every 1000 steps), `on_eval(step, train_seconds)` every `eval_every` steps. Returns the
+        training seconds, evaluation excluded.
+        """
+        c = self.config
+        next_eval, next_log, loss, mean_q = c.eval_every, 0, float("nan"), float("nan")
+        train_seconds, start = 0.0, time.perf_counter()
+        while self.steps < c.total_steps:
+            n = min(c.train_freq, c.total_steps - self.steps, max(1, next_eval - self.steps))
+            self.collect_rollouts(env, n)
+            if c.anneal_lr:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = c.learning_rate * (1.0 - self.steps / c.total_steps)
+            if self.steps >= c.learning_starts and len(self.memory) >= c.batch_size:
+                # gradient_steps per train_freq env steps; partial rounds (before an eval) get their share
+                loss, mean_q = self.learn(max(1, round(c.gradient_steps * n / c.train_freq)))
+            if on_log is not None and self.steps >= next_log and self.finished_episodes:
+                on_log(self.steps, self.finished_episodes, loss, mean_q)
+                self.finished_episodes, next_log = [], self.steps + 1000
+            if self.steps >= next_eval:
+                train_seconds += time.perf_counter() - start
+                if on_eval is not None:
+                    on_eval(self.steps, train_seconds)
+                next_eval += c.eval_every
+                start = time.perf_counter()
+        return train_seconds + time.perf_counter() - start

@@ -1,0 +1,132 @@
+"""Environments for DQN: Pendulum with discrete torques and scaled signals, and the LSTM history wrapper.
+
+DQN outputs one Q-value per action, so the action set must be finite. Pendulum's torque is continuous;
+`DiscretePendulum` replaces it by Gaussian-spaced discrete torques (the construction of Part 1, written
+out again here because each part stands alone) and scales observations and rewards to ranges a network
+likes. Any env with a flat Box observation and Discrete actions (CartPole, LunarLander, ...) is used as is.
+"""
+import math
+
+import gymnasium as gym
+import numpy as np
+
+from utils import UserError
+
+PENDULUM_MIN_REWARD = -(math.pi**2 + 0.1 * 8.0**2 + 0.001 * 2.0**2)  # -16.2736: theta=pi, full speed, full torque
+
+
+def gaussian_actions(n_actions, max_action, sigma=0.5):
+    """`n_actions` torques in [-max_action, max_action]: symmetric, zero included, denser near zero.
+
+    The torques sit at evenly spaced quantiles of a Gaussian kernel exp(-u^2 / (2 sigma^2)) on [-1, 1],
+    scaled by max_action: crowded near zero (fine control to balance), spread out near the ends (swinging
+    up only needs "push hard"). A larger sigma gives a more even spacing. Shape (n_actions,), float32.
+    """
+    if n_actions < 3 or n_actions % 2 == 0:
+        raise UserError(f"the number of discrete actions must be odd and >= 3 (so zero is one of them), got {n_actions}")
+    if sigma <= 0:
+        raise UserError(f"sigma must be positive, got {sigma}")
+    u = np.linspace(-1.0, 1.0, 20_001)
+    cdf = np.array([math.erf(v / (sigma * math.sqrt(2))) for v in u])  # the kernel's integral, up to scale
+    cdf = (cdf - cdf[0]) / (cdf[-1] - cdf[0])                           # ... rescaled to run from 0 to 1
+    actions = np.interp(np.linspace(0.0, 1.0, n_actions), cdf, u) * max_action
+    actions[n_actions // 2] = 0.0
+    return actions.astype(np.float32)
+
+
+class DiscretePendulum(gym.Wrapper):
+    """A one-dimensional Box-action env with discrete torques, observations in [-1, 1], rewards in [-1, 0].
+
+    - action i applies torque `torques[i]` (Gaussian-spaced, see `gaussian_actions`);
+    - observation / high: Pendulum's (cos, sin, speed / 8) all lie in [-1, 1], so no input dominates;
+    - reward / |min reward|: Pendulum's rewards lie in [-16.27, 0]; scaled to [-1, 0] the Q-values stay
+      of order 1/(1 - gamma) whatever the env, and one learning rate fits.
+    The scaled reward is what the agent learns from; `info["raw_reward"]` keeps the env's own scale
+    (test.py and evaluation report that one).
+    """
+
+    def __init__(self, env, n_actions, sigma=0.5, reward_scale=None):
+        super().__init__(env)
+        obs_space, act_space = env.observation_space, env.action_space
+        if not isinstance(act_space, gym.spaces.Box) or act_space.shape != (1,) or not np.isclose(-act_space.low[0], act_space.high[0]):
+            raise UserError(f"can only discretize a one-dimensional Box action symmetric around 0, got {act_space}")
+        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1 or not np.all(np.isfinite(obs_space.high)):
+            raise UserError(f"need a flat Box observation with finite bounds to scale, got {obs_space}")
+        self.torques = gaussian_actions(n_actions, float(act_space.high[0]), sigma)
+        self._as_arrays = [np.array([t], dtype=np.float32) for t in self.torques]  # built once, not per step
+        self.obs_scale = np.maximum(np.abs(obs_space.low), np.abs(obs_space.high)).astype(np.float32)
+        self.reward_scale = reward_scale or abs(PENDULUM_MIN_REWARD)
+        self.action_space = gym.spaces.Discrete(n_actions)
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, obs_space.shape, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs / self.obs_scale, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(self._as_arrays[action])
+        info["raw_reward"] = reward
+        return obs / self.obs_scale, reward / self.reward_scale, terminated, truncated, info
+
+
+class HistoryWrapper(gym.Wrapper):
+    """Observation = the last `history` (observation, previous action) pairs, shape (history, obs_dim + n_actions).
+
+    The previous action is one-hot. After `reset` the history is zeros except the last row, which holds the
+    first observation with an all-zero action ("no action yet"); each step shifts the rows up by one and
+    appends (new observation, one-hot of the action just taken). An LSTM reads the rows oldest first.
+    """
+
+    def __init__(self, env, history):
+        super().__init__(env)
+        if history < 1:
+            raise UserError(f"--history must be at least 1, got {history}")
+        self.obs_dim, self.n_actions = env.observation_space.shape[0], env.action_space.n
+        self.buffer = np.zeros((history, self.obs_dim + self.n_actions), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, self.buffer.shape, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.buffer[:] = 0.0
+        self.buffer[-1, :self.obs_dim] = obs
+        return self.buffer.copy(), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.buffer[:-1] = self.buffer[1:]
+        self.buffer[-1] = 0.0
+        self.buffer[-1, :self.obs_dim] = obs
+        self.buffer[-1, self.obs_dim + action] = 1.0
+        return self.buffer.copy(), reward, terminated, truncated, info
+
+
+def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history=0, render_mode=None):
+    """The env DQN trains on: Box observation, Discrete actions; Box actions only via `discrete_actions`.
+
+    `max_episode_steps` > 0 replaces the env's own time limit (Pendulum: 200); `history` > 0 wraps the env
+    for the LSTM network.
+    """
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as e:
+        raise UserError(f"unknown environment {env_id!r} ({e})") from None
+    kwargs = {"max_episode_steps": max_episode_steps} if max_episode_steps > 0 else {}
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        raise UserError(f"{env_id!r} needs an extra package: {e}") from None
+    except gym.error.Error as e:
+        raise UserError(f"cannot create {env_id!r}: {e}") from None
+    if isinstance(env.action_space, gym.spaces.Box):
+        if discrete_actions <= 0:
+            raise UserError(f"{env_id!r} has continuous actions {env.action_space}; DQN needs a discrete set: "
+                            "pass --discrete-actions N (odd) to discretize them")
+        env = DiscretePendulum(env, discrete_actions, sigma)
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise UserError(f"{env_id!r} has actions {env.action_space}; DQN needs Discrete actions")
+    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
+        raise UserError(f"{env_id!r} has observations {env.observation_space}; this DQN needs a flat Box "
+                        "(a vector of numbers), not images or dictionaries")
+    if history > 0:
+        env = HistoryWrapper(env, history)
+    return env
