@@ -84,6 +84,7 @@ def run_job(suite, job, seed, info):
                      "--seed", str(100_000 + seed), "--json"])
     final = json.loads(stdout.strip().splitlines()[-1])
     result = dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, command=command[1:],
+                  last_eval=curve[-1]["mean"],
                   steps=summary["steps"], train_seconds=summary["train_seconds"], wall_seconds=round(wall, 1),
                   steps_per_second=summary["steps_per_second"], threshold=job.threshold,
                   steps_to_threshold=hit["step"] if hit else None,
@@ -110,12 +111,13 @@ def run_peer(suite, job, seed, info):
                 steps_to_threshold=peer["hit"][0] if peer["hit"] else None,
                 seconds_to_threshold=peer["hit"][1] if peer["hit"] else None,
                 final=dict(mean=peer["final_mean"], std=peer["final_std"], episodes=20),
+                last_eval=peer["curve"][-1][1] if peer["curve"] else None,
                 curve=peer["curve"], machine=info)
 
 
 def ship(suite, job):
     """Copy the best seed's model (by the final greedy test) to models/<part>/, and draw its plot."""
-    results = [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{job.name}__seed*.json"))]
+    results = load_results(suite, job.name)
     best = max(results, key=lambda r: r["final"][job.metric])
     target = REPO / "models" / job.part / job.ship
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -134,26 +136,54 @@ def fmt(x, digits=0):
     return "—" if x is None else f"{x:,.{digits}f}"
 
 
+def passes(job, r):
+    """True/False against every claim the job makes, None when it makes none."""
+    claims = (job.target, job.last_target, job.max_steps, job.speed_target) if isinstance(job, Job) else (None,)
+    if all(claim is None for claim in claims):
+        return None
+    ok = job.target is None or r["final"][job.metric] >= job.target
+    ok &= job.last_target is None or r["last_eval"] >= job.last_target
+    ok &= job.max_steps is None or (r["steps_to_threshold"] is not None and r["steps_to_threshold"] <= job.max_steps)
+    ok &= job.speed_target is None or r["steps_per_second"] >= job.speed_target * r["raw_steps_per_second"]
+    return bool(ok)
+
+
 def job_rows(job, results):
-    """One Markdown row per seed plus a summary row."""
+    """One Markdown row per seed."""
     rows = []
     for r in results:
         final = r["final"]
-        judged = final.get(getattr(job, "metric", "mean"), final["mean"])
-        digits = 3 if abs(judged) < 10 else 1
+        digits = 3 if abs(final["mean"]) < 10 else 1
         final_text = f"{final['mean']:.{digits}f} ± {final['std']:.{digits}f} ({final['episodes']} ep)"
-        if "success_rate" in final and getattr(job, "metric", "mean") == "success_rate":
+        if isinstance(job, Job) and job.metric == "success_rate":
             final_text = f"success {final['success_rate']:.3f} ({final['episodes']} ep)"
         speed = fmt(r["steps_per_second"])
         if r.get("raw_steps_per_second"):
             speed += f" / raw {fmt(r['raw_steps_per_second'])} ({r['steps_per_second'] / r['raw_steps_per_second']:.0%})"
-        ok = ""
-        if getattr(job, "target", None) is not None:
-            ok = " ✅" if judged >= job.target else " ❌"
+        verdict = {True: " ✅", False: " ❌", None: ""}[passes(job, r)]
         rows.append(f"| {r['label']}{' (SB3)' if r.get('peer') else ''} | {r['seed']} | {fmt(r['steps'])} | "
                     f"{fmt(r['steps_to_threshold'])} | {fmt(r['seconds_to_threshold'], 1)} | {speed} | "
-                    f"{final_text}{ok} |")
+                    f"{fmt(r['curve'][-1][1] if r['curve'] else None, digits)} | {final_text}{verdict} |")
     return rows
+
+
+def comparison(job, ours, peers):
+    """A sentence of ratios between our runs and the peer's, seed by seed (same session)."""
+    by_seed = {p["seed"]: p for p in peers}
+    pairs = [(o, by_seed[o["seed"]]) for o in ours if o["seed"] in by_seed]
+    if not pairs:
+        return []
+    speed = [o["steps_per_second"] / p["steps_per_second"] for o, p in pairs]
+    times = [f"seed {o['seed']}: {fmt(o['seconds_to_threshold'], 1)} s vs {fmt(p['seconds_to_threshold'], 1)} s"
+             for o, p in pairs]
+    return ["", f"**{job.label} against Stable-Baselines3** (same settings for network, batch, train frequency and "
+                f"gradient steps; run one after the other in the same session): our env steps per second are "
+                f"{np.mean(speed):.1f}x SB3's (per seed: {', '.join(f'{x:.1f}x' for x in speed)}). Training seconds to "
+                f"the first greedy evaluation >= {job.threshold:g}, ours vs SB3: {'; '.join(times)}."]
+
+
+def load_results(suite, name):
+    return [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{name}__seed*.json"))]
 
 
 def plot_job(job, results, path):
@@ -175,12 +205,14 @@ def plot_job(job, results, path):
 def report(suite, parts):
     jobs = [j for j in SUITES[suite] if j.part in parts]
     for part in parts:
-        lines, machines = [], set()
+        lines, notes, machines = [], [], set()
         for job in (j for j in jobs if j.part == part):
-            results = [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{job.name}__seed*.json"))]
+            results = load_results(suite, job.name)
             if not results:
                 continue
             lines += job_rows(job, results)
+            if isinstance(job, Job) and job.compare_to:
+                notes += comparison(job, results, load_results(suite, job.compare_to))
             machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']} "
                          f"({r['machine']['torch_threads']} threads), Python {r['machine']['python']}" for r in results}
             if isinstance(job, Job):
@@ -193,8 +225,8 @@ def report(suite, parts):
             f"Seeds as listed. \"Threshold\": first greedy evaluation at or above the job's threshold; seconds "
             f"count training only (evaluation excluded). Final: the best saved model played greedily on fresh "
             f"episodes.", "",
-            "| run | seed | env steps | steps to threshold | seconds to threshold | steps/s | final greedy test |",
-            "|---|---|---|---|---|---|---|", *lines])
+            "| run | seed | env steps | steps to threshold | seconds to threshold | steps/s | last eval | final greedy test |",
+            "|---|---|---|---|---|---|---|---|", *lines, *notes])
         readme = REPO / part / "README.md"
         text = readme.read_text()
         start, end = f"<!-- results:{suite} -->", f"<!-- /results:{suite} -->"

@@ -4,7 +4,7 @@ A `Job` runs a part's training script once per seed, then plays its best saved m
 part's test.py. Every later part appends its jobs here. `quick` is a few-minute sanity run with small
 budgets; `full` is where the READMEs' tables come from.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -18,13 +18,15 @@ class Job:
     threshold: float               # "reached" = first greedy evaluation at or above this
     final_episodes: int            # greedy episodes of the final test of the best model
     metric: str = "mean"           # what the final test is judged on: "mean" or "success_rate"
-    target: float = None           # what the README claims for every seed (on `metric`); None = report only
+    target: float = None           # claim for every seed: final `metric` >= target; None = report only
+    last_target: float = None      # claim: the last greedy evaluation of the run >= this
+    max_steps: int = None          # claim: the threshold is reached within this many env steps
     target_text: str = ""          # the claim in words
     raw_speed: bool = False        # also measure the raw step rate of the same env, random actions
     speed_target: float = None     # required ratio of training to raw step rate
     ship: str = None               # copy the best seed's model to models/<part>/<ship>
     plot: bool = False             # ask test.py for its plot of the shipped model (--plot)
-    extra: dict = field(default_factory=dict)
+    compare_to: str = None         # name of a PeerJob in the same suite: report speed and time ratios
 
 
 @dataclass
@@ -68,7 +70,29 @@ PART1_QUICK = [
         "MountainCar-v0 linear Q (RBF)", threshold=-130, final_episodes=20),
 ]
 
+PART2_FULL = [
+    Job("pendulum_mlp", "part2_dqn", "train.py", [], SEEDS, "Pendulum-v1, 11 torques, MLP", threshold=-170,
+        final_episodes=100, target=-170, target_text="mean >= -170 over 100 episodes within 60k steps",
+        ship="Pendulum-v1__dqn_mlp.pth", plot=True),
+    Job("pendulum_lstm", "part2_dqn", "train.py", ["--network", "lstm"], SEEDS, "Pendulum-v1, 11 torques, LSTM",
+        threshold=-200, final_episodes=100, target=-200, target_text="mean >= -200 over 100 episodes within 60k steps",
+        ship="Pendulum-v1__dqn_lstm.pth", plot=True),
+    Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], SEEDS, "CartPole-v1", threshold=475,
+        final_episodes=100, last_target=500, max_steps=20_000,
+        target_text="first greedy 475 within 20k steps, greedy 500 at 50k", ship="CartPole-v1__dqn_mlp.pth",
+        compare_to="cartpole_sb3"),
+    PeerJob("cartpole_sb3", "part2_dqn", "dqn", "CartPole-v1", SEEDS, threshold=475, eval_every=2500,
+            label="CartPole-v1"),
+]
+
+PART2_QUICK = [
+    Job("pendulum_mlp", "part2_dqn", "train.py", ["--total-steps", "15000"], [1], "Pendulum-v1, 11 torques, MLP",
+        threshold=-170, final_episodes=20),
+    Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1", "--total-steps", "25000"], [1], "CartPole-v1",
+        threshold=475, final_episodes=20),
+]
+
 SUITES = {
-    "quick": PART1_QUICK,
-    "full": PART1_FULL,
+    "quick": PART1_QUICK + PART2_QUICK,
+    "full": PART1_FULL + PART2_FULL,
 }

@@ -6,6 +6,7 @@
     evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
     train(...)                alternate the two above until the step budget is spent
 """
+import collections
 import copy
 import random
 import time
@@ -18,9 +19,11 @@ from memory import ReplayMemory
 from networks import make_network
 
 
-def td_target(rewards, next_q_target, terminated, gamma, next_q_online=None):
-    """The Bellman target y = r + gamma * (1 - terminated) * Q_target(s', a*), shape (batch,).
+def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None):
+    """The Bellman target y = r + discount * (1 - terminated) * Q_target(s', a*), shape (batch,).
 
+    discount is gamma for one-step transitions and gamma^k for k-step ones (see `Agent.push`); it may be
+    a float or a (batch,) tensor.
     a* = argmax Q_target(s', .) for DQN; with `next_q_online` given, a* = argmax Q_online(s', .) and
     Q_target evaluates it (Double DQN), which removes most of the max operator's overestimation.
     Pitfall: only *terminated* stops the bootstrap. A time-limit truncation is stored as an ordinary
@@ -31,7 +34,7 @@ def td_target(rewards, next_q_target, terminated, gamma, next_q_online=None):
         next_value = next_q_target.max(dim=1).values
     else:
         next_value = next_q_target.gather(1, next_q_online.argmax(dim=1, keepdim=True)).squeeze(1)
-    return rewards + gamma * (1.0 - terminated) * next_value
+    return rewards + discounts * (1.0 - terminated) * next_value
 
 
 class Agent:
@@ -51,6 +54,7 @@ class Agent:
         self.epsilon = config.epsilon_start
         self.steps, self.gradient_steps = 0, 0
         self.obs = None  # the training env's current observation, carried across collect_rollouts calls
+        self.pending = collections.deque()  # n-step returns: the last transitions not yet in the memory
         self.episode_return, self.episode_length = 0.0, 0
         self.finished_episodes = []  # (return on the env's own scale, length) since the last log
 
@@ -77,14 +81,14 @@ class Agent:
         progress = min(1.0, self.steps / max(1.0, c.exploration_fraction * c.total_steps))
         self.epsilon = c.epsilon_start + progress * (c.epsilon_end - c.epsilon_start)
 
-    def collect_rollouts(self, env, n_steps):
-        """Take `n_steps` epsilon-greedy steps in `env`, pushing every transition into the memory."""
+    def collect_rollouts(self, env, n_env_steps):
+        """Take `n_env_steps` epsilon-greedy steps in `env`, pushing every transition into the memory."""
         if self.obs is None:
             self.obs, _ = env.reset(seed=self.config.seed)
-        for _ in range(n_steps):
+        for _ in range(n_env_steps):
             action = self.get_action(self.obs)
             next_obs, reward, terminated, truncated, info = env.step(action)
-            self.memory.push(self.obs, action, reward, next_obs, terminated)  # terminated only, see td_target
+            self.push(self.obs, action, reward, next_obs, terminated, episode_over=terminated or truncated)
             self.episode_return += info.get("raw_reward", reward)
             self.episode_length += 1
             self.steps += 1
@@ -95,16 +99,35 @@ class Agent:
                 next_obs, _ = env.reset()
             self.obs = next_obs
 
+    def push(self, obs, action, reward, next_obs, terminated, episode_over):
+        """Store a transition; with n_steps > 1, store n-step transitions instead.
+
+        An n-step transition (s_t, a_t, R, s_{t+k}, terminated, gamma^k) carries the discounted sum of the
+        next k <= n rewards, R = r_t + gamma r_{t+1} + ... + gamma^(k-1) r_{t+k-1}, so one update
+        propagates a reward k steps back instead of one. k = n except at the end of an episode, where the
+        last transitions are flushed with the rewards that remain. Only `terminated` stops the bootstrap.
+        """
+        n, gamma = self.config.n_steps, self.config.gamma
+        if n == 1:
+            self.memory.push(obs, action, reward, next_obs, terminated, gamma)
+            return
+        self.pending.append((obs, action, reward))
+        while self.pending and (len(self.pending) == n or episode_over):
+            first_obs, first_action, _ = self.pending[0]
+            ret = sum(gamma**i * r for i, (_, _, r) in enumerate(self.pending))
+            self.memory.push(first_obs, first_action, ret, next_obs, terminated, gamma ** len(self.pending))
+            self.pending.popleft()
+
     # ---------- learning ----------
 
     def learn(self, gradient_steps):
         """`gradient_steps` minibatch updates; returns the mean loss and mean Q of the last one (floats)."""
         c = self.config
         for _ in range(gradient_steps):
-            obs, actions, rewards, next_obs, terminated = self.memory.sample(c.batch_size)
+            obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size)
             with torch.no_grad():  # the target is a fixed regression label: no gradient flows into it
                 next_q_online = self.q_network(next_obs) if c.double else None
-                target = td_target(rewards, self.target_network(next_obs), terminated, c.gamma, next_q_online)
+                target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
             q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
             # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
             # cannot produce a huge gradient. Clipping the gradient norm guards the same door.

@@ -4,7 +4,7 @@ import torch
 
 
 class ReplayMemory:
-    """Holds the last `capacity` transitions (obs, action, reward, next_obs, terminated).
+    """Holds the last `capacity` transitions (obs, action, reward, next_obs, terminated, discount).
 
     Why replay: consecutive transitions are strongly correlated, and a network trained on them in order
     forgets what it learned a minute ago. Sampling old and new transitions at random breaks the
@@ -12,6 +12,7 @@ class ReplayMemory:
 
     Only `terminated` is stored as the done flag: a transition cut by the time limit (`truncated`) still
     bootstraps from its next state, so for learning it is an ordinary transition.
+    `discount` is what the next state's value is multiplied by: gamma, or gamma^k for a k-step transition.
     Arrays are allocated once, up front: no per-step Python lists, no copies at sampling time but one.
     """
 
@@ -22,17 +23,18 @@ class ReplayMemory:
         self.actions = np.zeros(capacity, dtype=np.int64)
         self.rewards = np.zeros(capacity, dtype=np.float32)
         self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.discounts = np.zeros(capacity, dtype=np.float32)
         self.position, self.size = 0, 0
         self.rng = np.random.default_rng(seed)
 
     def __len__(self):
         return self.size
 
-    def push(self, obs, action, reward, next_obs, terminated):
+    def push(self, obs, action, reward, next_obs, terminated, discount):
         """Store one transition, overwriting the oldest once the memory is full."""
         i = self.position
         self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
-        self.next_obs[i], self.terminated[i] = next_obs, terminated
+        self.next_obs[i], self.terminated[i], self.discounts[i] = next_obs, terminated, discount
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -40,10 +42,10 @@ class ReplayMemory:
         """A uniform random minibatch, without replacement, as torch tensors on the memory's device.
 
         Returns obs (batch, *obs_shape), actions (batch,) int64, rewards (batch,), next_obs (batch, *obs_shape),
-        terminated (batch,) 0/1; all float32 but the actions.
+        terminated (batch,) 0/1, discounts (batch,); all float32 but the actions.
         """
         if batch_size > self.size:
             raise ValueError(f"cannot sample {batch_size} transitions from {self.size}")
         i = self.rng.choice(self.size, batch_size, replace=False)  # ~10 us, small next to a gradient step
-        batch = (self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i], self.terminated[i])
+        batch = (self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i], self.terminated[i], self.discounts[i])
         return tuple(torch.from_numpy(x).to(self.device) for x in batch)

@@ -52,6 +52,7 @@ class Config:
     train_freq: int = arg(1, "environment steps between update rounds")
     gradient_steps: int = arg(1, "gradient steps per update round")
     gamma: float = arg(0.98, "discount factor")
+    n_steps: int = arg(1, "n-step returns: bootstrap after n rewards instead of one (1 = classic DQN)")
     tau: float = arg(0.01, "target network update: target <- tau * online + (1 - tau) * target (1 = hard copy)")
     target_update_interval: int = arg(1, "gradient steps between target network updates")
     double: bool = arg(True, "Double DQN: the online network picks the next action, the target network values it")
@@ -91,7 +92,7 @@ def get_config(argv=None):
     if config.network not in ("mlp", "lstm"):
         raise UserError(f"--network must be mlp or lstm, got {config.network!r}")
     if min(config.total_steps, config.eval_every, config.eval_episodes, config.batch_size, config.train_freq,
-           config.gradient_steps, config.target_update_interval, *config.hidden) < 1:
+           config.gradient_steps, config.target_update_interval, config.n_steps, *config.hidden) < 1:
         raise UserError("step counts, sizes and intervals must be positive")
     if config.buffer_size < config.batch_size:
         raise UserError("--buffer-size must hold at least one batch")

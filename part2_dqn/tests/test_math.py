@@ -20,7 +20,7 @@ def test_td_target_by_hand():
     next_q = torch.tensor([[2.0, 5.0], [1.0, -1.0], [3.0, 4.0]])
     # transition 0 ongoing, 1 terminated, 2 truncated by the time limit (stored as not terminated)
     terminated = torch.tensor([0.0, 1.0, 0.0])
-    y = td_target(rewards, next_q, terminated, gamma=0.9)
+    y = td_target(rewards, next_q, terminated, 0.9)
     # 1 + 0.9 * 5 = 5.5;  -0.5 (no bootstrap);  0 + 0.9 * 4 = 3.6 (truncation bootstraps)
     torch.testing.assert_close(y, torch.tensor([5.5, -0.5, 3.6]))
 
@@ -29,9 +29,54 @@ def test_double_dqn_target_by_hand():
     rewards = torch.tensor([1.0, 1.0])
     next_q_target = torch.tensor([[2.0, 5.0], [1.0, 3.0]])
     next_q_online = torch.tensor([[9.0, 0.0], [0.0, 1.0]])  # online picks action 0, then action 1
-    y = td_target(rewards, next_q_target, torch.tensor([0.0, 1.0]), gamma=0.5, next_q_online=next_q_online)
+    y = td_target(rewards, next_q_target, torch.tensor([0.0, 1.0]), 0.5, next_q_online=next_q_online)
     # 1 + 0.5 * Q_target(s', 0) = 1 + 0.5 * 2 = 2;  terminated: 1
     torch.testing.assert_close(y, torch.tensor([2.0, 1.0]))
+
+
+def test_n_step_discounts_per_transition():
+    # a 3-step target of a transition flushed at the end of an episode after 2 steps: discount gamma^2
+    y = td_target(torch.tensor([1.5, 1.5]), torch.tensor([[2.0], [2.0]]), torch.tensor([0.0, 1.0]),
+                  torch.tensor([0.25, 0.25]))
+    torch.testing.assert_close(y, torch.tensor([1.5 + 0.25 * 2.0, 1.5]))
+
+
+def n_step_agent(n):
+    config = get_config(["--env-id", "CartPole-v1", "--n-steps", str(n), "--gamma", "0.5", "--buffer-size", "64",
+                         "--batch-size", "1", "--hidden", "4"])
+    return Agent(config, (1,), 2)
+
+
+def test_n_step_transitions_by_hand():
+    agent = n_step_agent(3)
+    obs = [np.array([float(i)], dtype=np.float32) for i in range(6)]
+    # rewards 1, 2, 4, 8; the episode is truncated after the 4th step
+    for t, r in enumerate([1.0, 2.0, 4.0]):
+        agent.push(obs[t], t % 2, r, obs[t + 1], terminated=False, episode_over=False)
+    m = agent.memory
+    assert len(m) == 1                                                 # first 3-step transition complete
+    assert m.obs[0, 0] == 0 and m.next_obs[0, 0] == 3
+    assert m.rewards[0] == 1 + 0.5 * 2 + 0.25 * 4 and m.discounts[0] == 0.125
+    agent.push(obs[3], 1, 8.0, obs[4], terminated=False, episode_over=True)   # truncated: flush the rest
+    assert len(m) == 4 and not agent.pending
+    # s1: 2 + 0.5*4 + 0.25*8 over 3 steps; s2: 4 + 0.5*8 over 2; s3: 8 over 1; all bootstrap from s4
+    assert m.rewards[1:4].tolist() == [6.0, 8.0, 8.0]
+    assert m.discounts[1:4].tolist() == [0.125, 0.25, 0.5]
+    assert m.next_obs[1:4, 0].tolist() == [4.0, 4.0, 4.0] and m.terminated[:4].tolist() == [0, 0, 0, 0]
+
+
+def test_n_step_terminated_episode_is_not_bootstrapped():
+    agent = n_step_agent(3)
+    agent.push(np.zeros(1), 0, 1.0, np.ones(1), terminated=False, episode_over=False)
+    agent.push(np.ones(1), 1, 2.0, np.full(1, 2.0), terminated=True, episode_over=True)
+    m = agent.memory
+    assert m.rewards[:2].tolist() == [2.0, 2.0] and m.terminated[:2].tolist() == [1.0, 1.0]
+
+
+def test_one_step_is_classic_dqn():
+    agent = n_step_agent(1)
+    agent.push(np.zeros(1), 1, 3.0, np.ones(1), terminated=False, episode_over=False)
+    assert len(agent.memory) == 1 and agent.memory.rewards[0] == 3.0 and agent.memory.discounts[0] == 0.5
 
 
 def test_learn_moves_q_towards_the_target():
@@ -40,7 +85,7 @@ def test_learn_moves_q_towards_the_target():
     agent = Agent(config, (4,), 2)
     obs = np.ones(4, dtype=np.float32)
     for _ in range(4):
-        agent.memory.push(obs, 0, 1.0, obs, True)  # terminated: target is exactly the reward, 1
+        agent.memory.push(obs, 0, 1.0, obs, True, 0.99)  # terminated: target is exactly the reward, 1
     for _ in range(300):
         agent.learn(1)
     with torch.no_grad():
@@ -66,7 +111,7 @@ def test_polyak_and_hard_target_updates():
 def test_memory_wraps_around_and_keeps_terminated_apart():
     memory = ReplayMemory(3, (2,), seed=0)
     for i in range(5):
-        memory.push(np.full(2, i), i, float(i), np.full(2, i + 1), terminated=(i == 3))
+        memory.push(np.full(2, i), i, float(i), np.full(2, i + 1), terminated=(i == 3), discount=0.9)
     assert len(memory) == 3 and memory.position == 2
     assert memory.actions.tolist() == [3, 4, 2]           # 3 and 4 overwrote the two oldest
     assert memory.terminated.tolist() == [1.0, 0.0, 0.0]
@@ -76,11 +121,12 @@ def test_memory_wraps_around_and_keeps_terminated_apart():
 def test_memory_sample_shapes_dtypes_and_no_replacement():
     memory = ReplayMemory(100, (4, 3), seed=0)
     for i in range(10):
-        memory.push(np.full((4, 3), i), i % 2, -1.0, np.full((4, 3), i + 1), False)
-    obs, actions, rewards, next_obs, terminated = memory.sample(10)
+        memory.push(np.full((4, 3), i), i % 2, -1.0, np.full((4, 3), i + 1), False, 0.9)
+    obs, actions, rewards, next_obs, terminated, discounts = memory.sample(10)
     assert obs.shape == (10, 4, 3) and next_obs.shape == (10, 4, 3)
-    assert actions.shape == rewards.shape == terminated.shape == (10,)
-    assert obs.dtype == rewards.dtype == terminated.dtype == torch.float32 and actions.dtype == torch.int64
+    assert actions.shape == rewards.shape == terminated.shape == discounts.shape == (10,)
+    assert obs.dtype == rewards.dtype == terminated.dtype == discounts.dtype == torch.float32
+    assert actions.dtype == torch.int64
     assert sorted(obs[:, 0, 0].tolist()) == list(range(10))   # all 10 distinct: without replacement
     torch.testing.assert_close(next_obs[:, 0, 0], obs[:, 0, 0] + 1)
     with pytest.raises(ValueError):
