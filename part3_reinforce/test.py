@@ -1,0 +1,80 @@
+"""Play greedy episodes (argmax or mean action) with a saved REINFORCE policy, rebuilt from the checkpoint alone.
+
+    python part3_reinforce/test.py models/part3_reinforce/CartPole-v1__reinforce_value.pth --episodes 20
+    python part3_reinforce/test.py MODEL.pth --render human     # watch it (needs a display)
+    python part3_reinforce/test.py MODEL.pth --gif run.gif
+"""
+import argparse
+import json
+import os
+import sys
+from dataclasses import fields
+
+import torch
+
+from agent import Agent
+from train import ALGO, Config, make_env
+from utils import UserError, load_checkpoint, run_main
+
+
+def rebuild(path, render_mode=None, device="cpu"):
+    """(agent, env, checkpoint): the env and the policy exactly as the checkpoint's config describes."""
+    checkpoint = load_checkpoint(path, (ALGO,))
+    names = {f.name for f in fields(Config)}
+    config = Config(**{k: v for k, v in checkpoint["config"].items() if k in names})
+    config.baseline = "none"  # playing needs no value network
+    env = make_env(config, render_mode=render_mode)
+    agent = Agent(config, env.observation_space, env.action_space, device)
+    try:
+        agent.policy.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise UserError(f"{path!r}: its weights do not fit a policy of sizes {config.hidden} for {config.env_id} ({first})") from None
+    return agent, env, checkpoint
+
+
+def save_gif(frames, path, fps=30):
+    """Write rendered RGB frames as an animated GIF (Pillow comes with matplotlib)."""
+    from PIL import Image
+
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", help="a .pth file written by train.py")
+    parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play")
+    parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
+    parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
+    parser.add_argument("--gif", metavar="PATH", help="write the first episodes (up to 1000 frames) as a GIF")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        raise UserError("--episodes must be positive")
+    if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
+    torch.set_num_threads(1)
+    render_mode = "human" if args.render else ("rgb_array" if args.gif else None)
+    agent, env, checkpoint = rebuild(args.model, render_mode)
+    frames = []
+
+    def grab():
+        if len(frames) < 1000:
+            frames.append(env.render())
+
+    mean, std = agent.evaluate(env, args.episodes, seed=args.seed, on_frame=grab if args.gif else None)
+    env.close()
+    if args.gif:
+        save_gif(frames, args.gif, fps=env.metadata.get("render_fps", 30))
+    config = checkpoint["config"]
+    result = dict(env_id=config["env_id"], preset=config["preset"], episodes=args.episodes, mean=round(mean, 2),
+                  std=round(std, 2), trained_steps=checkpoint["step"])
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{config['env_id']} ({config['preset']}): mean return {mean:.1f} ± {std:.1f} over {args.episodes} greedy episodes")
+
+
+if __name__ == "__main__":
+    run_main(main)

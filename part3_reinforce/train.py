@@ -1,0 +1,194 @@
+"""Train REINFORCE on CartPole (default), LunarLander, Pendulum or any env with Discrete or Box actions.
+
+    python part3_reinforce/train.py                                  # CartPole-v1, learned value baseline
+    python part3_reinforce/train.py --preset vpg                     # vanilla policy gradient, no baseline
+    python part3_reinforce/train.py --env-id LunarLander-v3          # tuned preset: baseline + entropy
+    python part3_reinforce/train.py --help                           # every setting, generated from Config
+    tensorboard --logdir reinforce_logs
+
+Reading order: config -> env factory -> networks (networks.py) -> agent (agent.py) -> main().
+"""
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from agent import Agent
+from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
+                   pick_device, run_main, save_checkpoint, seed_everything)
+
+ALGO = "reinforce"
+
+# The loss variants by name: (baseline, entropy coefficient). Flags given explicitly still win.
+LOSS_PRESETS = {
+    "vpg": dict(baseline="none", entropy_coef=0.0),     # vanilla causal policy gradient
+    "bpg": dict(baseline="batch", entropy_coef=0.0),    # with the batch-mean baseline
+    "epg": dict(baseline="none", entropy_coef=0.01),    # with the entropy bonus
+    "cpg": dict(baseline="batch", entropy_coef=0.01),   # with both
+    "value": dict(baseline="value"),                    # with a learned value baseline
+}
+
+
+@dataclass
+class Config:
+    env_id: str = arg("CartPole-v1", "gymnasium env id with a flat Box observation and Discrete or Box actions")
+    seed: int = arg(1, "seed for python, numpy, torch and the envs")
+    total_steps: int = arg(150_000, "environment steps to train for (counting only steps inside episodes)")
+    eval_every: int = arg(10_000, "run a greedy evaluation every this many steps")
+    eval_episodes: int = arg(20, "episodes per greedy evaluation")
+    log_dir: str = arg("reinforce_logs", "TensorBoard runs go in a subfolder of this folder")
+    save_dir: str = arg("models/part3_reinforce", "the best model is saved in this folder")
+    preset: str = arg("value", "loss variant: vpg, bpg, epg, cpg (baseline x entropy) or value (learned baseline)")
+    baseline: str = arg("", "none, batch (mean return of the batch) or value (learned V(s)); empty = from --preset")
+    entropy_coef: float = arg(-1.0, "weight of the normalized entropy bonus; negative = from --preset")
+    normalize: bool = arg(True, "divide the policy-gradient weights (returns, or advantages) by their batch std")
+    episodes_per_batch: int = arg(8, "whole episodes per update, one per sub-env of the vector env")
+    max_episode_steps: int = arg(0, "episode time limit (0 = the env's own; REINFORCE needs whole episodes)")
+    hidden: list = arg([64, 64], "hidden layer sizes of the policy and value networks")
+    learning_rate: float = arg(3e-3, "Adam learning rate of the policy")
+    value_learning_rate: float = arg(3e-3, "Adam learning rate of the value network")
+    gamma: float = arg(0.99, "discount factor")
+    log_std_init: float = arg(0.0, "continuous actions: initial log standard deviation")
+    max_grad_norm: float = arg(1.0, "policy gradient norm clipping")
+    device: str = arg("auto", "auto (CUDA if available), cpu or cuda")
+    torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
+
+
+PRESETS = {
+    "LunarLander-v3": dict(preset="cpg", total_steps=2_000_000, eval_every=50_000, episodes_per_batch=16,
+                           learning_rate=1e-3, gamma=0.99, hidden=[128, 128]),
+    "Pendulum-v1": dict(total_steps=1_000_000, eval_every=50_000, episodes_per_batch=16, learning_rate=1e-3,
+                        value_learning_rate=1e-3, gamma=0.95, log_std_init=-0.5),
+}
+
+
+def make_env(config, render_mode=None):
+    """One env (evaluation, test.py), checked: a flat Box observation and Discrete or Box actions."""
+    try:
+        env = gym.make(config.env_id, render_mode=render_mode, max_episode_steps=config.max_episode_steps)
+    except gym.error.DependencyNotInstalled as e:
+        raise UserError(f"{config.env_id!r} needs an extra package: {e}") from None
+    except gym.error.Error as e:
+        raise UserError(f"cannot create {config.env_id!r}: {e}") from None
+    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
+        raise UserError(f"{config.env_id!r} has observations {env.observation_space}; this policy needs a flat Box")
+    if not isinstance(env.action_space, (gym.spaces.Discrete, gym.spaces.Box)):
+        raise UserError(f"{config.env_id!r} has actions {env.action_space}; REINFORCE here handles Discrete or Box")
+    return env
+
+
+def make_envs(config):
+    """The training vector env: `episodes_per_batch` copies, stepped in one process (gymnasium's SyncVectorEnv).
+
+    For envs that step in microseconds, worker processes would cost more in messaging than they save.
+    """
+    make_env(config).close()  # the same checks, with one-line errors
+    return gym.make_vec(config.env_id, num_envs=config.episodes_per_batch, vectorization_mode="sync",
+                        max_episode_steps=config.max_episode_steps)
+
+
+def get_config(argv=None):
+    """The config from the command line with env presets and the loss preset resolved, checked."""
+    config = parse_config(Config, argv, __doc__.split("\n")[0], PRESETS)
+    if config.preset not in LOSS_PRESETS:
+        raise UserError(f"--preset must be one of {', '.join(LOSS_PRESETS)}, got {config.preset!r}")
+    preset = LOSS_PRESETS[config.preset]
+    config.baseline = config.baseline or preset["baseline"]
+    if config.entropy_coef < 0:
+        config.entropy_coef = preset.get("entropy_coef", 0.0)
+    if config.baseline not in ("none", "batch", "value"):
+        raise UserError(f"--baseline must be none, batch or value, got {config.baseline!r}")
+    try:
+        spec = gym.spec(config.env_id)
+    except gym.error.Error as e:
+        raise UserError(f"unknown environment {config.env_id!r} ({e})") from None
+    config.max_episode_steps = config.max_episode_steps or spec.max_episode_steps or 0
+    if config.max_episode_steps <= 0:
+        raise UserError(f"{config.env_id!r} has no time limit; pass --max-episode-steps (REINFORCE needs whole episodes)")
+    if min(config.total_steps, config.eval_every, config.eval_episodes, config.episodes_per_batch, *config.hidden) < 1:
+        raise UserError("step counts, sizes and episode counts must be positive")
+    return config
+
+
+def main(argv=None):
+    """Train; returns the summary (with the per-update history, which compare.py plots)."""
+    config = get_config(argv)
+    torch.set_num_threads(config.torch_threads)
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    envs, eval_env = make_envs(config), make_env(config)
+    envs.action_space.seed(config.seed)
+    eval_env.reset(seed=config.seed + 10_000)
+    check_writable(config.save_dir)
+    run_dir = make_run_dir(config.log_dir, config.env_id, f"{ALGO}_{config.preset}", config.seed)
+    agent = Agent(config, eval_env.observation_space, eval_env.action_space, device)
+
+    writer = SummaryWriter(run_dir)
+    writer.add_text("config", config_markdown(config))
+    eval_log = EvalLog(run_dir)
+    path = Path(config.save_dir) / f"{config.env_id}__{ALGO}_{config.preset}__{config.seed}.pth"
+    best = dict(eval_return=-np.inf, step=0)
+    history, recent = [], [float("nan")]
+    bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)
+    started = time.perf_counter()
+
+    def on_update(stats):
+        recent[0] = float(np.mean(stats["returns"]))
+        step = stats["step"]
+        history.append({k: v for k, v in stats.items() if k not in ("returns", "lengths")} | {"mean_return": recent[0]})
+        for key, value in stats.items():
+            if "/" in key:
+                writer.add_scalar(key, value, step)
+        writer.add_scalar("charts/episodic_return", recent[0], step)
+        writer.add_scalar("charts/episodic_length", float(np.mean(stats["lengths"])), step)
+        writer.add_scalar("charts/episodes", stats["episodes"], step)
+        if len(history) % 10 == 0:
+            writer.flush()  # let the writer's thread work now, not in the middle of collection
+        bar.update(min(step, config.total_steps) - bar.n)
+        bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {recent[0]:.1f} | "
+                            f"best eval {best['eval_return']:.1f}")
+
+    def on_eval(step, train_seconds):
+        mean, std = agent.evaluate(eval_env, config.eval_episodes)
+        writer.add_scalar("eval/mean_return", mean, step)
+        writer.add_scalar("eval/std_return", std, step)
+        writer.add_scalar("charts/steps_per_second", step / train_seconds, step)
+        eval_log.add(step, train_seconds, mean, std)
+        writer.flush()
+        if mean > best["eval_return"]:
+            best.update(eval_return=mean, step=step)
+            save_checkpoint(path, {"part": PART, "algo": ALGO, "state_dict": agent.policy.state_dict(),
+                                   "config": dataclasses.asdict(config), "eval_return": mean, "eval_std": std,
+                                   "step": step})
+
+    try:
+        train_seconds = agent.train(envs, on_update=on_update, on_eval=on_eval)
+    except KeyboardInterrupt:
+        bar.close()
+        writer.close()
+        print(f"\ninterrupted: the best model so far ({best['eval_return']:.1f} at step {best['step']}) "
+              f"is intact at {path}" if best["step"] else "\ninterrupted before the first evaluation; no model saved",
+              file=sys.stderr)
+        sys.exit(130)
+    bar.close()
+    summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
+                   steps_per_second=round(agent.steps / train_seconds, 1),
+                   wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
+                   best_step=best["step"], model=str(path), run_dir=str(run_dir))
+    eval_log.finish(**summary)
+    writer.close()
+    envs.close()
+    print(f"{config.env_id} ({config.preset}): best greedy evaluation {best['eval_return']:.1f} at step {best['step']}, "
+          f"{summary['steps_per_second']:,.0f} steps/s; model saved to {path}; logs in {run_dir}")
+    return dict(summary, history=history)
+
+
+if __name__ == "__main__":
+    run_main(main)
