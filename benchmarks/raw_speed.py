@@ -3,7 +3,7 @@
     python benchmarks/raw_speed.py part1_tabular_q train.py --env-id FrozenLake-v1 [--seconds 5]
 
 Imports the script as a module (its run logic sits under `if __name__ == "__main__"`), builds the env
-with the script's own `get_config` and `make_env`, and steps it with `action_space.sample()`. For a
+it trains on with the script's own `get_config` and `make_envs` (vector env) or `make_env`, and steps it with `action_space.sample()`. For a
 vector env every call counts `num_envs` steps. Prints one JSON line: {"raw_steps_per_second": ...}.
 """
 import importlib.util
@@ -27,7 +27,7 @@ def main():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config(args)
-    env = module.make_env(config)
+    env = module.make_envs(config) if hasattr(module, "make_envs") else module.make_env(config)  # training env
     n_envs = getattr(env, "num_envs", 1)
     env.action_space.seed(config.seed)
     env.reset(seed=config.seed)

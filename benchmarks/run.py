@@ -29,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from suites import SUITES, Job, PeerJob
+from suites import SUITES, CommandJob, Job, PeerJob
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -86,7 +86,8 @@ def run_job(suite, job, seed, info):
     result = dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, command=command[1:],
                   last_eval=curve[-1]["mean"],
                   steps=summary["steps"], train_seconds=summary["train_seconds"], wall_seconds=round(wall, 1),
-                  steps_per_second=summary["steps_per_second"], threshold=job.threshold,
+                  steps_per_second=summary["steps_per_second"], speed_key=job.speed_key,
+                  compared_steps_per_second=summary[job.speed_key], threshold=job.threshold,
                   steps_to_threshold=hit["step"] if hit else None,
                   seconds_to_threshold=hit["train_seconds"] if hit else None,
                   best_eval=summary["best_eval"], best_step=summary["best_step"], final=final,
@@ -144,7 +145,8 @@ def passes(job, r):
     ok = job.target is None or r["final"][job.metric] >= job.target
     ok &= job.last_target is None or r["last_eval"] >= job.last_target
     ok &= job.max_steps is None or (r["steps_to_threshold"] is not None and r["steps_to_threshold"] <= job.max_steps)
-    ok &= job.speed_target is None or r["steps_per_second"] >= job.speed_target * r["raw_steps_per_second"]
+    compared = r.get("compared_steps_per_second", r["steps_per_second"])
+    ok &= job.speed_target is None or compared >= job.speed_target * r["raw_steps_per_second"]
     return bool(ok)
 
 
@@ -159,7 +161,11 @@ def job_rows(job, results):
             final_text = f"success {final['success_rate']:.3f} ({final['episodes']} ep)"
         speed = fmt(r["steps_per_second"])
         if r.get("raw_steps_per_second"):
-            speed += f" / raw {fmt(r['raw_steps_per_second'])} ({r['steps_per_second'] / r['raw_steps_per_second']:.0%})"
+            compared = r.get("compared_steps_per_second", r["steps_per_second"])
+            what = "collection " if r.get("speed_key", "steps_per_second") != "steps_per_second" else ""
+            if what:
+                speed += f"; {what}{fmt(compared)}"
+            speed += f" / raw {fmt(r['raw_steps_per_second'])} ({compared / r['raw_steps_per_second']:.0%})"
         verdict = {True: " ✅", False: " ❌", None: ""}[passes(job, r)]
         rows.append(f"| {r['label']}{' (SB3)' if r.get('peer') else ''} | {r['seed']} | {fmt(r['steps'])} | "
                     f"{fmt(r['steps_to_threshold'])} | {fmt(r['seconds_to_threshold'], 1)} | {speed} | "
@@ -206,7 +212,7 @@ def report(suite, parts):
     jobs = [j for j in SUITES[suite] if j.part in parts]
     for part in parts:
         lines, notes, machines = [], [], set()
-        for job in (j for j in jobs if j.part == part):
+        for job in (j for j in jobs if j.part == part and not isinstance(j, CommandJob)):
             results = load_results(suite, job.name)
             if not results:
                 continue
@@ -252,6 +258,11 @@ def main():
         info = machine()
         (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
         for job in jobs:
+            if isinstance(job, CommandJob):
+                print(f"{args.suite}/{job.name} ...", flush=True)
+                stdout, wall = run([sys.executable, str(REPO / job.part / job.argv[0]), *job.argv[1:]])
+                print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
+                continue
             for seed in job.seeds:
                 print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
                 result = (run_peer if isinstance(job, PeerJob) else run_job)(args.suite, job, seed, info)

@@ -23,10 +23,20 @@ class Job:
     max_steps: int = None          # claim: the threshold is reached within this many env steps
     target_text: str = ""          # the claim in words
     raw_speed: bool = False        # also measure the raw step rate of the same env, random actions
-    speed_target: float = None     # required ratio of training to raw step rate
+    speed_target: float = None     # required ratio of training (or collection, see speed_key) to raw step rate
+    speed_key: str = "steps_per_second"  # which rate of summary.json is compared with the raw one
     ship: str = None               # copy the best seed's model to models/<part>/<ship>
     plot: bool = False             # ask test.py for its plot of the shipped model (--plot)
     compare_to: str = None         # name of a PeerJob in the same suite: report speed and time ratios
+
+
+@dataclass
+class CommandJob:
+    """A part's experiment script run once (it draws its own figure); no result file."""
+    name: str
+    part: str
+    argv: list
+    seeds: tuple = (None,)
 
 
 @dataclass
@@ -92,7 +102,26 @@ PART2_QUICK = [
         threshold=475, final_episodes=20),
 ]
 
+PART3_FULL = [
+    Job("cartpole_value", "part3_reinforce", "train.py", ["--env-id", "CartPole-v1", "--preset", "value"], SEEDS,
+        "CartPole-v1, learned baseline", threshold=500, final_episodes=20, target=500, max_steps=150_000,
+        target_text="greedy 500 over 20 episodes within 150k steps", raw_speed=True, speed_target=0.5,
+        speed_key="collect_steps_per_second", ship="CartPole-v1__reinforce_value.pth"),
+    Job("lunarlander", "part3_reinforce", "train.py", ["--env-id", "LunarLander-v3"], SEEDS,
+        "LunarLander-v3, baseline + entropy", threshold=100, final_episodes=20, target=100,
+        target_text="greedy mean >= 100 over 20 episodes", ship="LunarLander-v3__reinforce.pth"),
+    Job("pendulum", "part3_reinforce", "train.py", ["--env-id", "Pendulum-v1"], SEEDS,
+        "Pendulum-v1 (continuous), learned baseline", threshold=-600, final_episodes=100),
+    CommandJob("compare_presets", "part3_reinforce", ["compare.py"]),
+]
+
+PART3_QUICK = [
+    Job("cartpole_value", "part3_reinforce", "train.py", ["--total-steps", "60000"], [1],
+        "CartPole-v1, learned baseline", threshold=500, final_episodes=20, raw_speed=True,
+        speed_key="collect_steps_per_second"),
+]
+
 SUITES = {
-    "quick": PART1_QUICK + PART2_QUICK,
-    "full": PART1_FULL + PART2_FULL,
+    "quick": PART1_QUICK + PART2_QUICK + PART3_QUICK,
+    "full": PART1_FULL + PART2_FULL + PART3_FULL,
 }

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from agent import QLearningAgent
-from train import RunConfig, check_config, run
-from utils import UserError, arg, parse_config, run_main, seed_everything
+from train import RunConfig, check_config, make_envs_seeded, run
+from utils import UserError, arg, parse_config, run_main
 
 ALGO = "linear_q"
 
@@ -113,10 +113,7 @@ def get_config(argv=None):
 
 def main(argv=None):
     config = get_config(argv)
-    seed_everything(config.seed)
-    env, eval_env = make_env(config), make_env(config)
-    env.action_space.seed(config.seed)
-    eval_env.reset(seed=config.seed + 10_000)
+    env, eval_env = make_envs_seeded(config, make_env)
     # Weights start at zero while every reward is -1: all unvisited actions look better than visited
     # ones ("optimism in the face of uncertainty"), which explores systematically without epsilon.
     agent = LinearQAgent(env.observation_space.shape[0], env.action_space.n, config.alpha, config.gamma,

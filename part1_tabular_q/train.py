@@ -146,12 +146,18 @@ def get_config(argv=None):
     return config
 
 
+def make_envs_seeded(config, make):
+    """Seed everything once; return the training env and a separate evaluation env with its own stream."""
+    seed_everything(config.seed)
+    env, eval_env = make(config), make(config)
+    env.action_space.seed(config.seed)
+    eval_env.reset(seed=config.seed + 10_000)
+    return env, eval_env
+
+
 def main(argv=None):
     config = get_config(argv)
-    seed_everything(config.seed)
-    env, eval_env = make_env(config), make_env(config)
-    env.action_space.seed(config.seed)
-    eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
+    env, eval_env = make_envs_seeded(config, make_env)
     agent = QLearningAgent(env.observation_space.n, env.action_space.n, config.alpha, config.gamma,
                            config.epsilon_start, config.epsilon_min, config.epsilon_decay, config.initial_q,
                            seed=config.seed)

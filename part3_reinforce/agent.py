@@ -87,6 +87,7 @@ class Agent:
         if not self.discrete:
             self.low, self.high = action_space.low, action_space.high
         self.steps, self.episodes = 0, 0
+        self.collect_seconds = 0.0  # time spent collecting episodes: the benchmark compares it with raw env speed
 
     def to_env(self, actions):
         """Torch actions -> what the env takes; continuous actions are clipped to the bounds (the
@@ -109,6 +110,7 @@ class Agent:
         rew_buf = np.zeros((horizon, n), dtype=np.float32)
         mask = np.zeros((horizon, n), dtype=np.float32)
         active = np.ones(n, dtype=bool)
+        started = time.perf_counter()
         obs, _ = envs.reset(seed=seed)
         t = 0
         while active.any() and t < horizon:
@@ -122,6 +124,7 @@ class Agent:
         lengths = mask[:t].sum(0).astype(np.int64)
         self.steps += int(lengths.sum())
         self.episodes += n
+        self.collect_seconds += time.perf_counter() - started
         return dict(obs=obs_buf[:t], actions=act_buf[:t], rewards=rew_buf[:t], mask=mask[:t], lengths=lengths)
 
     def learn(self, batch):

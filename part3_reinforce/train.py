@@ -180,6 +180,7 @@ def main(argv=None):
     bar.close()
     summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
                    steps_per_second=round(agent.steps / train_seconds, 1),
+                   collect_steps_per_second=round(agent.steps / agent.collect_seconds, 1),
                    wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
                    best_step=best["step"], model=str(path), run_dir=str(run_dir))
     eval_log.finish(**summary)
