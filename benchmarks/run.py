@@ -143,7 +143,7 @@ def passes(job, r):
     if all(claim is None for claim in claims):
         return None
     ok = job.target is None or r["final"][job.metric] >= job.target
-    ok &= job.last_target is None or r["last_eval"] >= job.last_target
+    ok &= job.last_target is None or (bool(r["curve"]) and r["curve"][-1][1] >= job.last_target)
     ok &= job.max_steps is None or (r["steps_to_threshold"] is not None and r["steps_to_threshold"] <= job.max_steps)
     compared = r.get("compared_steps_per_second", r["steps_per_second"])
     ok &= job.speed_target is None or compared >= job.speed_target * r["raw_steps_per_second"]

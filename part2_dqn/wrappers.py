@@ -42,10 +42,12 @@ class DiscretePendulum(gym.Wrapper):
     - reward / |min reward|: Pendulum's rewards lie in [-16.27, 0]; scaled to [-1, 0] the Q-values stay
       of order 1/(1 - gamma) whatever the env, and one learning rate fits.
     The scaled reward is what the agent learns from; `info["raw_reward"]` keeps the env's own scale
-    (test.py and evaluation report that one).
+    (test.py and evaluation report that one). Any env with a one-dimensional symmetric Box action and a
+    bounded observation works (MountainCarContinuous, ...); its rewards are divided by `reward_scale`,
+    which make_env sets to Pendulum's 16.27 for Pendulum and leaves at 1 elsewhere.
     """
 
-    def __init__(self, env, n_actions, sigma=0.5, reward_scale=None):
+    def __init__(self, env, n_actions, sigma=0.5, reward_scale=1.0):
         super().__init__(env)
         obs_space, act_space = env.observation_space, env.action_space
         if not isinstance(act_space, gym.spaces.Box) or act_space.shape != (1,) or not np.isclose(-act_space.low[0], act_space.high[0]):
@@ -55,7 +57,7 @@ class DiscretePendulum(gym.Wrapper):
         self.torques = gaussian_actions(n_actions, float(act_space.high[0]), sigma)
         self._as_arrays = [np.array([t], dtype=np.float32) for t in self.torques]  # built once, not per step
         self.obs_scale = np.maximum(np.abs(obs_space.low), np.abs(obs_space.high)).astype(np.float32)
-        self.reward_scale = reward_scale or abs(PENDULUM_MIN_REWARD)
+        self.reward_scale = reward_scale
         self.action_space = gym.spaces.Discrete(n_actions)
         self.observation_space = gym.spaces.Box(-1.0, 1.0, obs_space.shape, np.float32)
 
@@ -121,7 +123,8 @@ def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history
         if discrete_actions <= 0:
             raise UserError(f"{env_id!r} has continuous actions {env.action_space}; DQN needs a discrete set: "
                             "pass --discrete-actions N (odd) to discretize them")
-        env = DiscretePendulum(env, discrete_actions, sigma)
+        scale = abs(PENDULUM_MIN_REWARD) if env.spec.name == "Pendulum" else 1.0
+        env = DiscretePendulum(env, discrete_actions, sigma, reward_scale=scale)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise UserError(f"{env_id!r} has actions {env.action_space}; DQN needs Discrete actions")
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:

@@ -77,7 +77,9 @@ class Agent:
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         n_obs = observation_space.shape[0]
         action_dim = action_space.n if self.discrete else action_space.shape[0]
-        self.policy = PolicyNetwork(n_obs, action_dim, self.discrete, config.hidden, config.log_std_init).to(self.device)
+        scale = 1.0 if self.discrete else np.maximum(np.abs(action_space.low), np.abs(action_space.high))
+        self.policy = PolicyNetwork(n_obs, action_dim, self.discrete, config.hidden, config.log_std_init,
+                                    scale).to(self.device)
         self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate)
         self.value = None
         if config.baseline == "value":
@@ -138,12 +140,13 @@ class Agent:
         log_probs, entropy = self.policy.log_prob_entropy(obs, actions)
         stats = {}
         if c.baseline == "value":
-            values = self.value(obs)
-            baseline = values.detach()  # the baseline shifts the weights; it must not get policy gradients
-            value_loss = F.mse_loss(values, returns)
-            self.value_optimizer.zero_grad(set_to_none=True)
-            value_loss.backward()
-            self.value_optimizer.step()
+            with torch.no_grad():  # the baseline shifts the weights; it must not get policy gradients
+                baseline = self.value(obs)
+            for _ in range(c.value_steps):  # regress V towards the returns; one step would barely move it
+                value_loss = F.mse_loss(self.value(obs), returns)
+                self.value_optimizer.zero_grad(set_to_none=True)
+                value_loss.backward()
+                self.value_optimizer.step()
             stats["losses/value_loss"] = value_loss.item()
         elif c.baseline == "batch":
             baseline = batch_mean_baseline(returns)

@@ -38,22 +38,31 @@ class PolicyNetwork(nn.Module):
     """pi(a | s). Discrete: a Categorical over `n_actions` logits. Continuous: a Gaussian with a state-dependent
     mean and a learned, state-independent log-std (one number per action dimension).
 
-    `action_dim` is the number of actions (discrete) or the action vector's length (continuous).
+    `action_dim` is the number of actions (discrete) or the action vector's length (continuous). For
+    continuous actions the mean is squashed into [-action_scale, action_scale] by a tanh: a mean far
+    outside the bounds would be clipped to the same action whatever its value, and the gradient would no
+    longer tell the policy anything useful.
     """
 
-    def __init__(self, n_obs, action_dim, discrete, hidden=(64, 64), log_std_init=0.0):
+    def __init__(self, n_obs, action_dim, discrete, hidden=(64, 64), log_std_init=0.0, action_scale=1.0):
         super().__init__()
         self.discrete = discrete
         self.body = mlp(n_obs, action_dim, hidden)
         if not discrete:
             self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+            self.register_buffer("action_scale", torch.as_tensor(action_scale, dtype=torch.float32))
+
+    def head(self, obs):
+        """Logits (discrete) or the Gaussian's mean (continuous), shape (batch, action_dim)."""
+        out = self.body(obs)
+        return out if self.discrete else self.action_scale * torch.tanh(out)
 
     def log_prob_entropy(self, obs, actions):
         """log pi(actions | obs) and the policy's entropy at obs, both (batch,).
 
         obs (batch, n_obs); actions (batch,) int64 for discrete, (batch, action_dim) for continuous.
         """
-        out = self.body(obs)
+        out = self.head(obs)
         if self.discrete:
             log_p = F.log_softmax(out, dim=-1)                            # (batch, n_actions)
             return log_p.gather(1, actions.unsqueeze(1)).squeeze(1), -(log_p.exp() * log_p).sum(-1)
@@ -63,7 +72,7 @@ class PolicyNetwork(nn.Module):
     @torch.inference_mode()
     def sample(self, obs):
         """Sampled actions for a batch of observations (no gradient): (batch,) int64 or (batch, action_dim)."""
-        out = self.body(obs)
+        out = self.head(obs)
         if self.discrete:
             return torch.multinomial(F.softmax(out, dim=-1), 1).squeeze(1)
         return out + self.log_std.exp() * torch.randn_like(out)
@@ -71,7 +80,7 @@ class PolicyNetwork(nn.Module):
     @torch.inference_mode()
     def greedy(self, obs):
         """The most likely action: argmax of the logits, or the Gaussian's mean."""
-        out = self.body(obs)
+        out = self.head(obs)
         return out.argmax(-1) if self.discrete else out
 
 

@@ -51,9 +51,11 @@ class Config:
     normalize: bool = arg(True, "divide the policy-gradient weights (returns, or advantages) by their batch std")
     episodes_per_batch: int = arg(8, "whole episodes per update, one per sub-env of the vector env")
     max_episode_steps: int = arg(0, "episode time limit (0 = the env's own; REINFORCE needs whole episodes)")
+    scale_obs: bool = arg(False, "rescale observations from their (finite) bounds to [-1, 1]")
     hidden: list = arg([64, 64], "hidden layer sizes of the policy and value networks")
     learning_rate: float = arg(3e-3, "Adam learning rate of the policy")
     value_learning_rate: float = arg(3e-3, "Adam learning rate of the value network")
+    value_steps: int = arg(10, "gradient steps of the value network per batch (on the whole batch)")
     gamma: float = arg(0.99, "discount factor")
     log_std_init: float = arg(0.0, "continuous actions: initial log standard deviation")
     max_grad_norm: float = arg(1.0, "policy gradient norm clipping")
@@ -62,11 +64,18 @@ class Config:
 
 
 PRESETS = {
+    # batch-mean baseline + entropy bonus (cpg); 16 whole episodes per update
     "LunarLander-v3": dict(preset="cpg", total_steps=2_000_000, eval_every=50_000, episodes_per_batch=16,
-                           learning_rate=1e-3, gamma=0.99, hidden=[128, 128]),
-    "Pendulum-v1": dict(total_steps=1_000_000, eval_every=50_000, episodes_per_batch=16, learning_rate=1e-3,
-                        value_learning_rate=1e-3, gamma=0.95, log_std_init=-0.5),
+                           learning_rate=3e-3, gamma=0.99, hidden=[128, 128]),
+    "Pendulum-v1": dict(total_steps=1_000_000, eval_every=50_000, episodes_per_batch=16, learning_rate=3e-3,
+                        value_learning_rate=3e-3, gamma=0.9, log_std_init=-0.5, scale_obs=True),
 }
+
+
+def scale_observation(env):
+    """gymnasium's RescaleObservation from the bounds to [-1, 1] (Pendulum's speed spans [-8, 8])."""
+    ones = np.ones(env.observation_space.shape, dtype=np.float32)
+    return gym.wrappers.RescaleObservation(env, -ones, ones)
 
 
 def make_env(config, render_mode=None):
@@ -81,6 +90,10 @@ def make_env(config, render_mode=None):
         raise UserError(f"{config.env_id!r} has observations {env.observation_space}; this policy needs a flat Box")
     if not isinstance(env.action_space, (gym.spaces.Discrete, gym.spaces.Box)):
         raise UserError(f"{config.env_id!r} has actions {env.action_space}; REINFORCE here handles Discrete or Box")
+    if config.scale_obs:
+        if not np.all(np.isfinite(env.observation_space.high - env.observation_space.low)):
+            raise UserError(f"--scale-obs needs finite observation bounds; {config.env_id!r} has {env.observation_space}")
+        env = scale_observation(env)
     return env
 
 
@@ -91,7 +104,8 @@ def make_envs(config):
     """
     make_env(config).close()  # the same checks, with one-line errors
     return gym.make_vec(config.env_id, num_envs=config.episodes_per_batch, vectorization_mode="sync",
-                        max_episode_steps=config.max_episode_steps)
+                        max_episode_steps=config.max_episode_steps,
+                        wrappers=[scale_observation] if config.scale_obs else None)
 
 
 def get_config(argv=None):

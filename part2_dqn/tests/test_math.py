@@ -156,7 +156,7 @@ def test_action_set_and_scaling():
 
 
 def test_worst_state_gives_reward_minus_one():
-    env = DiscretePendulum(gym.make("Pendulum-v1"), 3)
+    env = DiscretePendulum(gym.make("Pendulum-v1"), 3, reward_scale=-PENDULUM_MIN_REWARD)
     env.reset(seed=0)
     env.unwrapped.state = np.array([math.pi, 8.0])
     _, reward, _, _, _ = env.step(0)  # torque -2: cost pi^2 + 0.1 * 64 + 0.001 * 4

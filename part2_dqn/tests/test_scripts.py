@@ -68,7 +68,8 @@ def assert_clean_error(done, *words):
 
 @pytest.mark.parametrize("args,words", [
     (["--env-id", "NoSuchEnv-v0"], ["unknown environment", "NoSuchEnv-v0"]),
-    (["--env-id", "MountainCarContinuous-v0", "--discrete-actions", "0"], ["continuous actions", "--discrete-actions"]),
+    (["--env-id", "MountainCarContinuous-v0"], ["continuous actions", "--discrete-actions"]),
+    (["--discrete-actions", "0"], ["continuous actions", "--discrete-actions"]),
     (["--env-id", "FrozenLake-v1"], ["flat Box"]),
     (["--network", "transformer"], ["mlp or lstm"]),
     (["--discrete-actions", "10"], ["odd"]),

@@ -1,0 +1,58 @@
+"""The benchmark's verdicts and ratios: a claim marked ✅ must really hold."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from run import comparison, job_rows, passes  # noqa: E402
+from suites import SUITES, CommandJob, Job, PeerJob  # noqa: E402
+
+
+def result(**kw):
+    base = dict(label="X", seed=1, steps=50_000, steps_to_threshold=15_000, seconds_to_threshold=7.0,
+                steps_per_second=2000.0, final=dict(mean=500.0, std=0.0, episodes=20, success_rate=0.0),
+                curve=[(2500, 100.0), (50_000, 500.0)])
+    return base | kw
+
+
+def job(**kw):
+    return Job("j", "part2_dqn", "train.py", [], [1], "X", threshold=475, final_episodes=20, **kw)
+
+
+def test_every_claim_is_checked():
+    assert passes(job(), result()) is None  # no claim, no mark
+    assert passes(job(max_steps=20_000, last_target=500), result()) is True
+    assert passes(job(max_steps=10_000), result()) is False
+    assert passes(job(max_steps=20_000), result(steps_to_threshold=None)) is False   # never reached
+    assert passes(job(last_target=500), result(curve=[(50_000, 499.0)])) is False
+    assert passes(job(target=-170), result(final=dict(mean=-171.0, std=1, episodes=100))) is False
+    speed = job(speed_target=0.7)
+    assert passes(speed, result(raw_steps_per_second=2800.0)) is True
+    assert passes(speed, result(raw_steps_per_second=3000.0)) is False
+    collect = job(speed_target=0.5, speed_key="collect_steps_per_second")
+    assert passes(collect, result(compared_steps_per_second=900.0, raw_steps_per_second=2000.0)) is False
+
+
+def test_rows_show_the_verdict():
+    (row,) = job_rows(job(target=400), [result()])
+    assert row.endswith("✅ |") and "15,000" in row and "500.0" in row
+
+
+def test_peer_comparison_is_per_seed():
+    ours = [result(seed=1, steps_per_second=2000.0), result(seed=2, steps_per_second=1800.0)]
+    peers = [result(seed=1, steps_per_second=700.0, seconds_to_threshold=20.0),
+             result(seed=2, steps_per_second=600.0, seconds_to_threshold=None)]
+    text = comparison(job(), ours, peers)[-1]
+    assert "2.9x SB3's (per seed: 2.9x, 3.0x)" in text
+    assert "seed 2: 7.0 s vs — s" in text
+
+
+def test_suites_are_well_formed():
+    for name, jobs in SUITES.items():
+        names = [j.name for j in jobs]
+        assert len(names) == len(set(names)), name
+        for j in jobs:
+            assert isinstance(j, (Job, PeerJob, CommandJob))
+            assert (Path(__file__).resolve().parents[2] / j.part).is_dir()
+            if isinstance(j, Job) and j.compare_to:
+                assert j.compare_to in names
