@@ -92,9 +92,8 @@ class Agent:
         self.collect_seconds = 0.0  # time spent collecting episodes: the benchmark compares it with raw env speed
 
     def to_env(self, actions):
-        """Torch actions -> what the env takes; continuous actions are clipped to the bounds (the
+        """Numpy actions -> what the env takes; continuous actions are clipped to the bounds (the
         log-probability is of the unclipped sample, which is what the policy actually drew)."""
-        actions = actions.cpu().numpy()
         return actions if self.discrete else np.clip(actions, self.low, self.high)
 
     def collect_episodes(self, envs, seed=None):
@@ -117,8 +116,8 @@ class Agent:
         t = 0
         while active.any() and t < horizon:
             obs_buf[t], mask[t] = obs, active
-            actions = self.policy.sample(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
-            act_buf[t] = actions.cpu().numpy()
+            actions = self.policy.sample(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).cpu().numpy()
+            act_buf[t] = actions
             obs, rewards, terminated, truncated, _ = envs.step(self.to_env(actions))
             rew_buf[t] = rewards * active  # zero after the end, so returns of finished episodes stay put
             active &= ~(terminated | truncated)
@@ -169,7 +168,7 @@ class Agent:
     def greedy_action(self, obs):
         """The greedy action for one observation, as the env takes it."""
         action = self.policy.greedy(torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0))[0]
-        return int(action) if self.discrete else self.to_env(action)
+        return int(action) if self.discrete else self.to_env(action.cpu().numpy())
 
     def evaluate(self, env, episodes, seed=None, on_frame=None):
         """Greedy episodes on `env`. Returns (mean, std) of the return. `seed` seeds the first reset only."""

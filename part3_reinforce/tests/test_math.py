@@ -118,4 +118,14 @@ def test_continuous_actions_are_clipped_for_the_env_only():
     agent = Agent(config, env.observation_space, env.action_space)
     actions = agent.policy.sample(torch.zeros(1000, 3))
     assert actions.abs().max() > 2                                   # the Gaussian draws beyond the bounds ...
-    assert np.abs(agent.to_env(actions)).max() <= 2                   # ... the env gets them clipped
+    assert np.abs(agent.to_env(actions.numpy())).max() <= 2           # ... the env gets them clipped
+
+
+def test_gumbel_max_samples_the_softmax():
+    policy = PolicyNetwork(1, 3, discrete=True, hidden=[4])
+    with torch.no_grad():
+        policy.body[-1].weight.zero_()
+        policy.body[-1].bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
+    torch.manual_seed(0)
+    counts = torch.bincount(policy.sample(torch.zeros(20_000, 1)), minlength=3) / 20_000
+    torch.testing.assert_close(counts, torch.tensor([0.2, 0.3, 0.5]), atol=0.015, rtol=0)
