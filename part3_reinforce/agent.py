@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from networks import PolicyNetwork, ValueNetwork
+from networks import NumpySampler, PolicyNetwork, ValueNetwork
 
 
 # ---------- the math ----------
@@ -88,6 +88,7 @@ class Agent:
         self.max_entropy = max_entropy(action_space)
         if not self.discrete:
             self.low, self.high = action_space.low, action_space.high
+        self.rng = np.random.default_rng(config.seed)  # action sampling during collection
         self.steps, self.episodes = 0, 0
         self.collect_seconds = 0.0  # time spent collecting episodes: the benchmark compares it with raw env speed
 
@@ -112,11 +113,12 @@ class Agent:
         mask = np.zeros((horizon, n), dtype=np.float32)
         active = np.ones(n, dtype=bool)
         started = time.perf_counter()
+        policy = NumpySampler(self.policy, self.rng)  # this batch's policy, frozen, in numpy
         obs, _ = envs.reset(seed=seed)
         t = 0
         while active.any() and t < horizon:
             obs_buf[t], mask[t] = obs, active
-            actions = self.policy.sample(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).cpu().numpy()
+            actions = policy.sample(obs)
             act_buf[t] = actions
             obs, rewards, terminated, truncated, _ = envs.step(self.to_env(actions))
             rew_buf[t] = rewards * active  # zero after the end, so returns of finished episodes stay put

