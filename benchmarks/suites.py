@@ -104,7 +104,7 @@ PART2_QUICK = [
 
 PART3_FULL = [
     Job("cartpole_value", "part3_reinforce", "train.py", ["--env-id", "CartPole-v1", "--preset", "value"], SEEDS,
-        "CartPole-v1, learned baseline", threshold=500, final_episodes=20, target=500, max_steps=150_000,
+        "CartPole-v1, learned baseline", threshold=500, final_episodes=20, max_steps=150_000,
         target_text="greedy 500 over 20 episodes within 150k steps", raw_speed=True, speed_target=0.5,
         speed_key="collect_steps_per_second", ship="CartPole-v1__reinforce_value.pth"),
     Job("lunarlander", "part3_reinforce", "train.py", ["--env-id", "LunarLander-v3"], SEEDS,
