@@ -1,7 +1,9 @@
 """Make this part's modules importable by their plain names (`import agent`), as the scripts do.
 
-Every part has an `agent.py`, a `train.py`, ... so before this part's tests are collected we forget any
-module another part's tests loaded under the same name, and put this part's folder first on the path.
+Every part has an `agent.py`, a `train.py`, ... and one pytest run collects all parts. So right before
+pytest imports each test module of this part, we forget the modules another part loaded under the same
+names and put this part's folder first on the path. Test modules keep references to what they imported,
+so the parts never see each other's code.
 """
 import subprocess
 import sys
@@ -12,11 +14,20 @@ import pytest
 PART_DIR = Path(__file__).resolve().parents[1]
 REPO = PART_DIR.parent
 
-for name, module in list(sys.modules.items()):
-    origin = getattr(module, "__file__", None) or ""
-    if origin.startswith(str(REPO)) and Path(origin).parent.parent == REPO and Path(origin).parent != PART_DIR:
-        del sys.modules[name]
-sys.path.insert(0, str(PART_DIR))
+
+def use_this_part():
+    for name, module in list(sys.modules.items()):
+        folder = Path(getattr(module, "__file__", None) or "/").parent
+        if folder.parent == REPO and folder.name.startswith("part") and folder != PART_DIR:
+            del sys.modules[name]
+    if sys.path[0] != str(PART_DIR):
+        sys.path.insert(0, str(PART_DIR))
+
+
+def pytest_collectstart(collector):
+    """Called (for this folder only) before a test module of this part is imported."""
+    if isinstance(collector, pytest.Module):
+        use_this_part()
 
 
 @pytest.fixture
