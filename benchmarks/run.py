@@ -219,8 +219,8 @@ def report(suite, parts):
             lines += job_rows(job, results)
             if isinstance(job, Job) and job.compare_to:
                 notes += comparison(job, results, load_results(suite, job.compare_to))
-            machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']} "
-                         f"({r['machine']['torch_threads']} threads), Python {r['machine']['python']}" for r in results}
+            machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}, "
+                         f"Python {r['machine']['python']}" for r in results}
             if isinstance(job, Job):
                 (REPO / part / "plots").mkdir(exist_ok=True)
                 plot_job(job, results, REPO / part / "plots" / f"{job.name}.png")
