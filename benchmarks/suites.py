@@ -93,6 +93,9 @@ PART2_FULL = [
         compare_to="cartpole_sb3"),
     PeerJob("cartpole_sb3", "part2_dqn", "dqn", "CartPole-v1", SEEDS, threshold=475, eval_every=2500,
             label="CartPole-v1"),
+    # reported, not claimed: one seed of the LunarLander preset (rl-baselines3-zoo's settings)
+    Job("lunarlander_dqn", "part2_dqn", "train.py", ["--env-id", "LunarLander-v3"], [1], "LunarLander-v3",
+        threshold=200, final_episodes=100),
 ]
 
 PART2_QUICK = [

@@ -77,6 +77,7 @@ PRESETS = {
                         learning_starts=1_000, learning_rate=2.3e-3, anneal_lr=True, weight_decay=0.01,
                         gamma=0.99, n_steps=3, double=True, tau=0.01, target_update_interval=1,
                         exploration_fraction=0.05, epsilon_end=0.04),
+    # rl-baselines3-zoo's LunarLander settings (with our Double DQN default and 1000 steps before learning)
     "LunarLander-v3": dict(total_steps=150_000, eval_every=10_000, eval_episodes=10, hidden=[256, 256],
                            learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=1_000,
                            gamma=0.99, tau=1.0, target_update_interval=250, train_freq=4, gradient_steps=4,
