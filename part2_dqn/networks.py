@@ -1,5 +1,4 @@
 """Q-networks: observation in, one Q-value per action out. Networks take integers, not env objects."""
-import torch
 from torch import nn
 
 
