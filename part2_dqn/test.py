@@ -49,12 +49,9 @@ def plot_angles(agent, env, path, episodes=3, seed=0):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     pendulum = env.unwrapped
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        angles, done = [], False
-        while not done:
-            obs, _, terminated, truncated, _ = env.step(agent.greedy_action(obs))
-            angles.append((pendulum.state[0] + np.pi) % (2 * np.pi) - np.pi)
-            done = terminated or truncated
+        angles = []  # recorded after every step of the agent's own greedy evaluation loop
+        agent.evaluate(env, 1, seed=seed + episode,
+                       on_frame=lambda: angles.append((pendulum.state[0] + np.pi) % (2 * np.pi) - np.pi))
         ax.plot(angles, label=f"episode {episode + 1}")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("step")

@@ -83,7 +83,7 @@ class NumpySampler:
     The weights do not change during collection, so one copy per batch lets every step run the forward
     pass in numpy. For a 64-64 network and 8 observations that takes about 6 us against 20 us in torch,
     whose per-operation dispatch costs more than these tiny matrix products, and collection is the hot
-    loop. The tests check it against `PolicyNetwork.head` and `log_prob_entropy`.
+    loop. The tests check its output against `PolicyNetwork.head` and its samples against the softmax.
     """
 
     def __init__(self, policy, rng):
