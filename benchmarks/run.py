@@ -174,7 +174,9 @@ def job_rows(job, results):
 
 
 def comparison(job, ours, peers):
-    """A sentence of ratios between our runs and the peer's, seed by seed (same session)."""
+    """A sentence of ratios between our runs and the peer's, seed by seed (same session), with the verdict on
+    the job's claims against the peer: speed ratio >= peer_speed_target, and less training time to the
+    threshold (the peer never reaching it counts as more time), on every seed."""
     by_seed = {p["seed"]: p for p in peers}
     pairs = [(o, by_seed[o["seed"]]) for o in ours if o["seed"] in by_seed]
     if not pairs:
@@ -182,10 +184,17 @@ def comparison(job, ours, peers):
     speed = [o["steps_per_second"] / p["steps_per_second"] for o, p in pairs]
     times = [f"seed {o['seed']}: {fmt(o['seconds_to_threshold'], 1)} s vs {fmt(p['seconds_to_threshold'], 1)} s"
              for o, p in pairs]
-    return ["", f"**{job.label} against Stable-Baselines3** (same settings for network, batch, train frequency and "
-                f"gradient steps; run one after the other in the same session): our env steps per second are "
-                f"{np.mean(speed):.1f}x SB3's (per seed: {', '.join(f'{x:.1f}x' for x in speed)}). Training seconds to "
-                f"the first greedy evaluation >= {job.threshold:g}, ours vs SB3: {'; '.join(times)}."]
+    text = (f"**{job.label} against Stable-Baselines3** (same settings for network, batch, train frequency and "
+            f"gradient steps; ours and SB3's alternate seed by seed in the same session): our env steps per second "
+            f"are {np.mean(speed):.1f}x SB3's (per seed: {', '.join(f'{x:.2f}x' for x in speed)}). Training seconds "
+            f"to the first greedy evaluation >= {job.threshold:g}, ours vs SB3: {'; '.join(times)}.")
+    if job.peer_speed_target is not None:
+        faster = all(x >= job.peer_speed_target for x in speed)
+        sooner = all(o["seconds_to_threshold"] is not None and (p["seconds_to_threshold"] is None or
+                     o["seconds_to_threshold"] < p["seconds_to_threshold"]) for o, p in pairs)
+        text += (f" Claims, every seed: >= {job.peer_speed_target:g}x SB3's steps per second "
+                 f"{'✅' if faster else '❌'}; less training time to {job.threshold:g} {'✅' if sooner else '❌'}.")
+    return ["", text]
 
 
 def load_results(suite, name):
@@ -245,6 +254,25 @@ def report(suite, parts):
         print(f"  wrote the {suite} table of {readme.relative_to(REPO)}")
 
 
+def schedule(jobs):
+    """(job, seed) in run order. A job and the peer it is compared with alternate seed by seed (ours, then
+    SB3's, same seed), so the drift of a shared machine over a session hits both sides alike."""
+    peers = {j.name: j for j in jobs if isinstance(j, PeerJob)}
+    paired = {j.compare_to for j in jobs if isinstance(j, Job) and j.compare_to in peers}
+    order = []
+    for job in jobs:
+        if job.name in paired:
+            continue
+        for seed in job.seeds:
+            order.append((job, seed))
+            peer = peers.get(job.compare_to) if isinstance(job, Job) else None
+            if peer is not None and seed in peer.seeds:
+                order.append((peer, seed))
+        if isinstance(job, Job) and job.compare_to in peers:  # the peer's seeds that ours do not have
+            order += [(peers[job.compare_to], seed) for seed in peers[job.compare_to].seeds if seed not in job.seeds]
+    return order
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("suite", choices=sorted(SUITES))
@@ -257,20 +285,20 @@ def main():
     if not args.report_only:
         info = machine()
         (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
-        for job in jobs:
+        for job, seed in schedule(jobs):
             if isinstance(job, CommandJob):
                 print(f"{args.suite}/{job.name} ...", flush=True)
                 stdout, wall = run([sys.executable, str(REPO / job.part / job.argv[0]), *job.argv[1:]])
                 print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
                 continue
-            for seed in job.seeds:
-                print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
-                result = (run_peer if isinstance(job, PeerJob) else run_job)(args.suite, job, seed, info)
-                if result is None:
-                    continue
-                (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
-                print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
-                      f"final {result['final']}", flush=True)
+            print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
+            result = (run_peer if isinstance(job, PeerJob) else run_job)(args.suite, job, seed, info)
+            if result is None:
+                continue
+            (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
+            print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
+                  f"final {result['final']}", flush=True)
+        for job in jobs:
             if isinstance(job, Job) and job.ship:
                 ship(args.suite, job)
     report(args.suite, parts)

@@ -1,6 +1,6 @@
 """The DQN agent: epsilon-greedy acting, a replay memory, a target network, and the Bellman update.
 
-    get_action(obs, greedy)   one action, network call under torch.inference_mode
+    get_action(obs, greedy)   one action: numpy forward pass for an MLP on the CPU, else torch.inference_mode
     collect_rollouts(n)       n environment steps into the replay memory
     learn(gradient_steps)     minibatch TD updates of the online network, target network kept in sync
     evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from memory import ReplayMemory
-from networks import make_network
+from networks import NumpyQNetwork, make_network
 
 
 def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None):
@@ -31,9 +31,9 @@ def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None)
     next_q_target, next_q_online: (batch, n_actions).
     """
     if next_q_online is None:
-        next_value = next_q_target.max(dim=1).values
+        next_value = next_q_target.max(dim=-1).values
     else:
-        next_value = next_q_target.gather(1, next_q_online.argmax(dim=1, keepdim=True)).squeeze(1)
+        next_value = next_q_target.gather(-1, next_q_online.argmax(dim=-1, keepdim=True)).squeeze(-1)
     return rewards + discounts * (1.0 - terminated) * next_value
 
 
@@ -48,6 +48,9 @@ class Agent:
         self.target_network = copy.deepcopy(self.q_network)
         self.target_network.requires_grad_(False)
         self.params = list(self.q_network.parameters())               # listed once, not on every step
+        # acting through numpy views of the weights is 3-4x faster than a torch call (see NumpyQNetwork)
+        use_numpy = config.network == "mlp" and self.device.type == "cpu"
+        self.numpy_q_network = NumpyQNetwork(self.q_network) if use_numpy else None
         self.target_params = list(self.target_network.parameters())
         # fused: one kernel per step for all parameters; on a CPU torch otherwise picks a loop of a dozen
         # small ops per tensor, which took a sixth of the update's time here.
@@ -67,6 +70,8 @@ class Agent:
     @torch.inference_mode()
     def greedy_action(self, obs):
         """argmax_a Q(obs, a) for a single observation."""
+        if self.numpy_q_network is not None:
+            return int(self.numpy_q_network(obs).argmax())
         q = self.q_network(torch.as_tensor(obs, device=self.device).unsqueeze(0))
         return int(q.argmax())
 
@@ -125,25 +130,53 @@ class Agent:
     # ---------- learning ----------
 
     def learn(self, gradient_steps):
-        """`gradient_steps` minibatch updates; returns the mean loss and mean Q of the last one (floats)."""
+        """`gradient_steps` minibatch updates; returns the mean loss and mean Q of the last one (floats).
+
+        The memory does not change while we learn, so the whole round's minibatches are drawn at once.
+        Speed trick: the target network is frozen between two of its updates, so the values it gives the
+        next states of all minibatches until its next update are known before the first of those gradient
+        steps; one forward pass over all their rows computes them. One large matrix product is much faster
+        than many small ones that each pay Python and dispatch overhead. (With Polyak updates after every
+        step, that is one minibatch at a time: the textbook order. The tests check both give the same.)
+        """
         c = self.config
-        for _ in range(gradient_steps):
-            obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size)
-            with torch.no_grad():  # the target is a fixed regression label: no gradient flows into it
-                next_q_online = self.q_network(next_obs) if c.double else None
-                target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
-            q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
-            # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
-            # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
-            loss = F.smooth_l1_loss(q, target)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.params, c.max_grad_norm, foreach=True)
-            self.optimizer.step()
-            self.gradient_steps += 1
-            if self.gradient_steps % c.target_update_interval == 0:
-                self.update_target()
+        obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size, gradient_steps)
+        actions = actions.unsqueeze(-1)  # (gradient_steps, batch, 1), the index shape gather wants
+        first = 0
+        while first < gradient_steps:
+            frozen_for = c.target_update_interval - self.gradient_steps % c.target_update_interval
+            last = min(gradient_steps, first + frozen_for)
+            with torch.no_grad():  # targets are fixed regression labels: no gradient may flow into them
+                rows = next_obs[first:last].flatten(0, 1)  # (k * batch, *obs_shape): networks take one batch axis
+                next_q_target = self.target_network(rows).unflatten(0, (last - first, -1))  # (k, batch, n_actions)
+            for i in range(first, last):
+                with torch.no_grad():
+                    # Double DQN: the online network, which every step changes, picks the next action
+                    next_q_online = self.q_network(next_obs[i]) if c.double else None
+                    target = td_target(rewards[i], next_q_target[i - first], terminated[i], discounts[i], next_q_online)
+                loss, q = self.gradient_step(obs[i], actions[i], target)
+            first = last
         return loss.item(), q.detach().mean().item()
+
+    def gradient_step(self, obs, actions, target):
+        """One AdamW step on the Huber loss between Q(s, a) and the TD target; obs (batch, *obs_shape),
+        actions (batch, 1), target (batch,). Returns the loss and Q(s, a) (batch,) as tensors."""
+        q = self.q_network(obs).gather(1, actions).squeeze(1)  # Q(s, a) of the taken actions
+        # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
+        # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
+        loss = F.smooth_l1_loss(q, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        # Clip the gradient norm. torch's clip_grad_norm_ always rescales (a GPU must not wait for the norm);
+        # on a CPU the check is free, and skipping the rescale when it is not needed halves its cost.
+        norm = torch.nn.utils.get_total_norm([p.grad for p in self.params], foreach=True)
+        if norm > self.config.max_grad_norm:
+            torch.nn.utils.clip_grads_with_norm_(self.params, self.config.max_grad_norm, norm)
+        self.optimizer.step()
+        self.gradient_steps += 1
+        if self.gradient_steps % self.config.target_update_interval == 0:
+            self.update_target()
+        return loss, q
 
     @torch.no_grad()
     def update_target(self):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from run import comparison, job_rows, passes  # noqa: E402
+from run import comparison, job_rows, passes, schedule  # noqa: E402
 from suites import SUITES, CommandJob, Job, PeerJob  # noqa: E402
 
 
@@ -43,8 +43,30 @@ def test_peer_comparison_is_per_seed():
     peers = [result(seed=1, steps_per_second=700.0, seconds_to_threshold=20.0),
              result(seed=2, steps_per_second=600.0, seconds_to_threshold=None)]
     text = comparison(job(), ours, peers)[-1]
-    assert "2.9x SB3's (per seed: 2.9x, 3.0x)" in text
+    assert "2.9x SB3's (per seed: 2.86x, 3.00x)" in text
     assert "seed 2: 7.0 s vs — s" in text
+    assert "Claims" not in text  # the job claims nothing against the peer
+
+
+def test_peer_claims_hold_on_every_seed_or_fail():
+    ours = [result(seed=1, steps_per_second=2000.0), result(seed=2, steps_per_second=1800.0)]
+    peers = [result(seed=1, steps_per_second=1000.0, seconds_to_threshold=20.0),
+             result(seed=2, steps_per_second=900.0, seconds_to_threshold=None)]   # never reached: slower
+    text = comparison(job(peer_speed_target=2.0), ours, peers)[-1]
+    assert "steps per second ✅" in text and "time to 475 ✅" in text
+    peers[1]["steps_per_second"] = 901.0                                          # 1.998x on seed 2
+    assert "steps per second ❌" in comparison(job(peer_speed_target=2.0), ours, peers)[-1]
+    peers[0]["seconds_to_threshold"] = 7.0                                        # a tie is not less time
+    assert "time to 475 ❌" in comparison(job(peer_speed_target=2.0), ours, peers)[-1]
+
+
+def test_a_job_and_its_peer_alternate_seed_by_seed():
+    ours = job(compare_to="p")
+    ours.seeds = [1, 2, 3]
+    peer = PeerJob("p", "part2_dqn", "dqn", "CartPole-v1", [1, 2, 3, 4], threshold=475, eval_every=2500, label="X")
+    other = job()
+    order = [(j.name, seed) for j, seed in schedule([other, ours, peer])]
+    assert order == [("j", 1), ("j", 1), ("p", 1), ("j", 2), ("p", 2), ("j", 3), ("p", 3), ("p", 4)]
 
 
 def test_suites_are_well_formed():

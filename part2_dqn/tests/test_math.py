@@ -8,7 +8,7 @@ import torch
 
 from agent import Agent, td_target
 from memory import ReplayMemory
-from networks import LSTMQNetwork, QNetwork
+from networks import LSTMQNetwork, NumpyQNetwork, QNetwork
 from train import get_config
 from wrappers import PENDULUM_MIN_REWARD, DiscretePendulum, HistoryWrapper, gaussian_actions, make_env
 
@@ -92,6 +92,50 @@ def test_learn_moves_q_towards_the_target():
         assert agent.q_network(torch.from_numpy(obs)[None])[0, 0].item() == pytest.approx(1.0, abs=0.05)
 
 
+@pytest.mark.parametrize("double", [False, True])
+def test_round_of_gradient_steps_equals_one_step_at_a_time(double):
+    """learn(10) with a target network frozen for 4 steps values the next states of 4 minibatches at once;
+    that must be the same update as ten learn(1) calls, each computing its own target (the textbook order)."""
+    args = ["--env-id", "CartPole-v1", "--batch-size", "8", "--hidden", "16", "--tau", "1",
+            "--target-update-interval", "4", "--learning-rate", "0.01", "--double" if double else "--no-double"]
+    agents = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        agent = Agent(get_config(args), (4,), 2)
+        rng = np.random.default_rng(1)
+        for _ in range(50):
+            agent.memory.push(rng.standard_normal(4), rng.integers(2), rng.standard_normal(), rng.standard_normal(4),
+                              rng.random() < 0.2, 0.99)
+        agents.append(agent)
+    agents[0].learn(10)
+    for _ in range(10):
+        agents[1].learn(1)
+    assert agents[0].gradient_steps == agents[1].gradient_steps == 10
+    for a, b in zip(agents[0].params + agents[0].target_params, agents[1].params + agents[1].target_params):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(agents[0].target_params[0], agents[0].params[0])  # 2 steps since the last copy
+
+
+def test_numpy_q_network_follows_the_live_weights():
+    torch.manual_seed(0)
+    net = QNetwork(4, 3, (16, 8))
+    numpy_net = NumpyQNetwork(net)
+    obs = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+
+    def same():
+        with torch.no_grad():
+            np.testing.assert_allclose(numpy_net(obs), net(torch.from_numpy(obs)).numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(numpy_net(obs[0]), net(torch.from_numpy(obs[0])).numpy(), rtol=1e-5, atol=1e-6)
+
+    same()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=0.1, fused=True)
+    net(torch.from_numpy(obs)).sum().backward()
+    optimizer.step()                                   # in place: the numpy views see the new weights
+    same()
+    net.load_state_dict(QNetwork(4, 3, (16, 8)).state_dict())   # copied in place as well
+    same()
+
+
 def test_polyak_and_hard_target_updates():
     config = get_config(["--env-id", "CartPole-v1", "--hidden", "4", "--tau", "0.25", "--buffer-size", "128"])
     agent = Agent(config, (4,), 2)
@@ -131,6 +175,11 @@ def test_memory_sample_shapes_dtypes_and_no_replacement():
     torch.testing.assert_close(next_obs[:, 0, 0], obs[:, 0, 0] + 1)
     with pytest.raises(ValueError):
         memory.sample(11)
+    obs, actions, rewards, next_obs, terminated, discounts = memory.sample(6, n_batches=3)  # a round's batches
+    assert obs.shape == next_obs.shape == (3, 6, 4, 3)
+    assert actions.shape == rewards.shape == terminated.shape == discounts.shape == (3, 6)
+    for batch in obs[:, :, 0, 0]:
+        assert len(set(batch.tolist())) == 6                  # each batch without replacement
 
 
 # ---------- the wrapper ----------
