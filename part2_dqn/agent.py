@@ -28,7 +28,8 @@ def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None)
     Q_target evaluates it (Double DQN), which removes most of the max operator's overestimation.
     Pitfall: only *terminated* stops the bootstrap. A time-limit truncation is stored as an ordinary
     transition: the pendulum did not stop existing at step 200.
-    next_q_target, next_q_online: (batch, n_actions).
+    next_q_target, next_q_online: (batch, n_actions); rewards, terminated, discounts: (batch,). Leading axes
+    may be added to all of them (`Agent.learn` passes k minibatches at once: (k, batch, ...)).
     """
     if next_q_online is None:
         next_value = next_q_target.max(dim=-1).values
@@ -141,21 +142,25 @@ class Agent:
         """
         c = self.config
         obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size, gradient_steps)
-        actions = actions.unsqueeze(-1)  # (gradient_steps, batch, 1), the index shape gather wants
+        obs, actions = obs.unbind(0), actions.unsqueeze(-1).unbind(0)  # one view per step; gather wants (batch, 1)
         first = 0
         while first < gradient_steps:
             frozen_for = c.target_update_interval - self.gradient_steps % c.target_update_interval
-            last = min(gradient_steps, first + frozen_for)
+            span = slice(first, min(gradient_steps, first + frozen_for))  # these k steps share one target network
             with torch.no_grad():  # targets are fixed regression labels: no gradient may flow into them
-                rows = next_obs[first:last].flatten(0, 1)  # (k * batch, *obs_shape): networks take one batch axis
-                next_q_target = self.target_network(rows).unflatten(0, (last - first, -1))  # (k, batch, n_actions)
-            for i in range(first, last):
-                with torch.no_grad():
-                    # Double DQN: the online network, which every step changes, picks the next action
-                    next_q_online = self.q_network(next_obs[i]) if c.double else None
-                    target = td_target(rewards[i], next_q_target[i - first], terminated[i], discounts[i], next_q_online)
+                rows = next_obs[span].flatten(0, 1)  # (k * batch, *obs_shape): networks take one batch axis
+                next_q_target = self.target_network(rows).unflatten(0, (-1, c.batch_size))  # (k, batch, n_actions)
+                if not c.double:
+                    targets = td_target(rewards[span], next_q_target, terminated[span], discounts[span]).unbind(0)
+            for i in range(span.start, span.stop):
+                if c.double:  # the online network picks a', and it changes every step: one target at a time
+                    with torch.no_grad():
+                        target = td_target(rewards[i], next_q_target[i - first], terminated[i], discounts[i],
+                                           next_q_online=self.q_network(next_obs[i]))
+                else:
+                    target = targets[i - first]
                 loss, q = self.gradient_step(obs[i], actions[i], target)
-            first = last
+            first = span.stop
         return loss.item(), q.detach().mean().item()
 
     def gradient_step(self, obs, actions, target):
