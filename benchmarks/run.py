@@ -160,6 +160,8 @@ def job_rows(job, results):
         if isinstance(job, Job) and job.metric == "success_rate":
             final_text = f"success {final['success_rate']:.3f} ({final['episodes']} ep)"
         speed = fmt(r["steps_per_second"])
+        if r.get("speed_runs"):
+            speed += f" (mean of {' and '.join(fmt(x) for x in r['speed_runs'])})"
         if r.get("raw_steps_per_second"):
             compared = r.get("compared_steps_per_second", r["steps_per_second"])
             what = "collection " if r.get("speed_key", "steps_per_second") != "steps_per_second" else ""
@@ -184,8 +186,10 @@ def comparison(job, ours, peers):
     speed = [o["steps_per_second"] / p["steps_per_second"] for o, p in pairs]
     times = [f"seed {o['seed']}: {fmt(o['seconds_to_threshold'], 1)} s vs {fmt(p['seconds_to_threshold'], 1)} s"
              for o, p in pairs]
+    repeats = (", each side twice per seed in the order ours, SB3, SB3, ours, speeds averaged"
+               if any("speed_runs" in r for r in ours) else "")
     text = (f"**{job.label} against Stable-Baselines3** (same settings for network, batch, train frequency and "
-            f"gradient steps; ours and SB3's alternate seed by seed in the same session): our env steps per second "
+            f"gradient steps; ours and SB3's alternate seed by seed in the same session{repeats}): our env steps per second "
             f"are {np.mean(speed):.1f}x SB3's (per seed: {', '.join(f'{x:.2f}x' for x in speed)}). Training seconds "
             f"to the first greedy evaluation >= {job.threshold:g}, ours vs SB3: {'; '.join(times)}.")
     if job.peer_speed_target is not None:
@@ -254,9 +258,17 @@ def report(suite, parts):
         print(f"  wrote the {suite} table of {readme.relative_to(REPO)}")
 
 
+def merge_repeat(earlier, later):
+    """The result of a job's second run of a seed: the later run (its model is the one on disk), with the
+    steps per second averaged over both runs, which are kept in `speed_runs`."""
+    runs = earlier.get("speed_runs", [earlier["steps_per_second"]]) + [later["steps_per_second"]]
+    return dict(later, speed_runs=runs, steps_per_second=round(float(np.mean(runs)), 1))
+
+
 def schedule(jobs):
     """(job, seed) in run order. A job and the peer it is compared with alternate seed by seed (ours, then
-    SB3's, same seed), so the drift of a shared machine over a session hits both sides alike."""
+    SB3's, same seed), so the drift of a shared machine over a session hits both sides alike; with
+    `speed_repeats=2` each seed runs ours, SB3's, SB3's, ours (see `merge_repeat`)."""
     peers = {j.name: j for j in jobs if isinstance(j, PeerJob)}
     paired = {j.compare_to for j in jobs if isinstance(j, Job) and j.compare_to in peers}
     order = []
@@ -268,6 +280,8 @@ def schedule(jobs):
             peer = peers.get(job.compare_to) if isinstance(job, Job) else None
             if peer is not None and seed in peer.seeds:
                 order.append((peer, seed))
+                if job.speed_repeats == 2:  # ours, peer, peer, ours: a steady drift cancels in the mean speeds
+                    order += [(peer, seed), (job, seed)]
         if isinstance(job, Job) and job.compare_to in peers:  # the peer's seeds that ours do not have
             order += [(peers[job.compare_to], seed) for seed in peers[job.compare_to].seeds if seed not in job.seeds]
     return order
@@ -285,6 +299,7 @@ def main():
     if not args.report_only:
         info = machine()
         (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
+        finished = {}  # (job name, seed) -> result of this invocation
         for job, seed in schedule(jobs):
             if isinstance(job, CommandJob):
                 print(f"{args.suite}/{job.name} ...", flush=True)
@@ -295,6 +310,9 @@ def main():
             result = (run_peer if isinstance(job, PeerJob) else run_job)(args.suite, job, seed, info)
             if result is None:
                 continue
+            if (job.name, seed) in finished:
+                result = merge_repeat(finished[job.name, seed], result)
+            finished[job.name, seed] = result
             (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
             print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
                   f"final {result['final']}", flush=True)

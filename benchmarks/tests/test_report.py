@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from run import comparison, job_rows, passes, schedule  # noqa: E402
+from run import comparison, job_rows, merge_repeat, passes, schedule  # noqa: E402
 from suites import SUITES, CommandJob, Job, PeerJob  # noqa: E402
 
 
@@ -78,3 +78,13 @@ def test_suites_are_well_formed():
             assert (Path(__file__).resolve().parents[2] / j.part).is_dir()
             if isinstance(j, Job) and j.compare_to:
                 assert j.compare_to in names
+
+
+def test_repeated_runs_alternate_and_average_their_speed():
+    ours = job(compare_to="p", speed_repeats=2)
+    peer = PeerJob("p", "part2_dqn", "dqn", "CartPole-v1", [1], threshold=475, eval_every=2500, label="X")
+    assert [(j.name, seed) for j, seed in schedule([ours, peer])] == [("j", 1), ("p", 1), ("p", 1), ("j", 1)]
+    merged = merge_repeat(result(steps_per_second=3000.0, seconds_to_threshold=3.0),
+                          result(steps_per_second=2000.0, seconds_to_threshold=4.0))
+    assert merged["steps_per_second"] == 2500.0 and merged["speed_runs"] == [3000.0, 2000.0]
+    assert merged["seconds_to_threshold"] == 4.0  # the later run's, whose model is the one kept
