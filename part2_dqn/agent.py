@@ -68,12 +68,12 @@ class Agent:
 
     # ---------- acting ----------
 
-    @torch.inference_mode()
     def greedy_action(self, obs):
         """argmax_a Q(obs, a) for a single observation."""
         if self.numpy_q_network is not None:
             return int(self.numpy_q_network(obs).argmax())
-        q = self.q_network(torch.as_tensor(obs, device=self.device).unsqueeze(0))
+        with torch.inference_mode():
+            q = self.q_network(torch.as_tensor(obs, device=self.device).unsqueeze(0))
         return int(q.argmax())
 
     def get_action(self, obs, greedy=False):
@@ -155,10 +155,10 @@ class Agent:
             for i in range(span.start, span.stop):
                 if c.double:  # the online network picks a', and it changes every step: one target at a time
                     with torch.no_grad():
-                        target = td_target(rewards[i], next_q_target[i - first], terminated[i], discounts[i],
+                        target = td_target(rewards[i], next_q_target[i - span.start], terminated[i], discounts[i],
                                            next_q_online=self.q_network(next_obs[i]))
                 else:
-                    target = targets[i - first]
+                    target = targets[i - span.start]
                 loss, q = self.gradient_step(obs[i], actions[i], target)
             first = span.stop
         return loss.item(), q.detach().mean().item()
