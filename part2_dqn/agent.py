@@ -2,9 +2,10 @@
 
     get_action(obs, greedy)   one action: numpy forward pass for an MLP on the CPU, else torch.inference_mode
     collect_rollouts(n)       n environment steps into the replay memory
-    learn(gradient_steps)     minibatch TD updates of the online network, target network kept in sync
+    learn(gradient_steps)     a round of minibatch TD updates; targets valued in bulk while the target net is frozen
+    gradient_step(...)        one AdamW step on the Huber loss of one minibatch
     evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
-    train(...)                alternate the two above until the step budget is spent
+    train(...)                alternate collect_rollouts and learn until the step budget is spent
 """
 import collections
 import copy
