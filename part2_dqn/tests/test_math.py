@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from agent import Agent, td_target
+from agent import Agent, AdamW, clip_grad_norm, td_target
 from memory import ReplayMemory
 from networks import LSTMQNetwork, NumpyQNetwork, QNetwork
 from train import get_config
@@ -128,12 +128,46 @@ def test_numpy_q_network_follows_the_live_weights():
             np.testing.assert_allclose(numpy_net(obs[0]), net(torch.from_numpy(obs[0])).numpy(), rtol=1e-5, atol=1e-6)
 
     same()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=0.1, fused=True)
-    net(torch.from_numpy(obs)).sum().backward()
-    optimizer.step()                                   # in place: the numpy views see the new weights
+    optimizer = AdamW(net.parameters(), lr=0.1, weight_decay=0.0)
+    optimizer.step(torch.autograd.grad(net(torch.from_numpy(obs)).sum(), list(net.parameters())))
+    # ^ in place: the numpy views see the new weights
     same()
     net.load_state_dict(QNetwork(4, 3, (16, 8)).state_dict())   # copied in place as well
     same()
+
+
+# ---------- the update: clipping and the optimizer ----------
+
+def test_clip_grad_norm_by_hand():
+    grads = (torch.tensor([3.0, 0.0]), torch.tensor([[4.0]]))      # joint norm sqrt(9 + 16) = 5
+    assert clip_grad_norm(grads, 10.0).item() == pytest.approx(5.0)
+    assert grads[0].tolist() == [3.0, 0.0] and grads[1].tolist() == [[4.0]]   # under the limit: untouched
+    assert clip_grad_norm(grads, 1.0).item() == pytest.approx(5.0)            # returns the norm before
+    assert grads[0].tolist() == pytest.approx([0.6, 0.0]) and grads[1].item() == pytest.approx(0.8)
+
+
+def test_adamw_first_step_by_hand():
+    # Step 1: m_hat = g and v_hat = g^2, so the Adam step is lr * g / |g| = lr * sign(g); the decoupled
+    # decay first shrinks p by lr * weight_decay: 1 * (1 - 0.1 * 0.1) - 0.1 * sign(0.5) = 0.89.
+    p = torch.tensor([1.0, 1.0])
+    AdamW([p], lr=0.1, weight_decay=0.1).step([torch.tensor([0.5, -2.0])])
+    assert p.tolist() == pytest.approx([0.89, 1.09])
+
+
+def test_adamw_matches_torch_optim_adamw():
+    torch.manual_seed(0)
+    ours, theirs = QNetwork(4, 2, (8,)), QNetwork(4, 2, (8,))
+    theirs.load_state_dict(ours.state_dict())
+    optimizer = AdamW(ours.parameters(), lr=0.01, weight_decay=0.05, betas=(0.8, 0.9))
+    reference = torch.optim.AdamW(theirs.parameters(), lr=0.01, weight_decay=0.05, betas=(0.8, 0.9))
+    for _ in range(5):
+        obs = torch.randn(16, 4)
+        optimizer.step(torch.autograd.grad(ours(obs).square().mean(), list(ours.parameters())))
+        reference.zero_grad()
+        theirs(obs).square().mean().backward()
+        reference.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b)
 
 
 def test_polyak_and_hard_target_updates():
