@@ -29,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from suites import SUITES, CommandJob, Job, PeerJob
+from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -114,6 +114,17 @@ def run_peer(suite, job, seed, info):
                 final=dict(mean=peer["final_mean"], std=peer["final_std"], episodes=20),
                 last_eval=peer["curve"][-1][1] if peer["curve"] else None,
                 curve=peer["curve"], machine=info)
+
+
+def run_side_by_side(suite, job, seed, info):
+    """benchmarks/side_by_side.py for one seed, with the peer's Python (it imports both trainings)."""
+    if not Path(SB3_PYTHON).exists():
+        print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (see ../shared/peers/README.md)")
+        return None
+    stdout, wall = run([SB3_PYTHON, str(REPO / "benchmarks" / "side_by_side.py"), "--seeds", str(seed), "--json"])
+    both = json.loads(stdout.strip().splitlines()[-1])
+    return dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, side_by_side=True,
+                ours=both["ours"], peer=both["sb3"], wall_seconds=round(wall, 1), machine=info)
 
 
 def ship(suite, job):
@@ -201,6 +212,28 @@ def comparison(job, ours, peers):
     return ["", text]
 
 
+def side_by_side_note(job, results):
+    """The sentence of a SideBySideJob: each side's steps/s and seconds to the threshold, seed by seed, the
+    ratios, and the verdict on its claims (>= peer_speed_target x the peer's steps/s and less time to the
+    threshold, every seed; the peer never reaching it counts as more time)."""
+    def seconds(side):
+        return None if side["hit"] is None else side["hit"][1]
+
+    ratios = [r["ours"]["steps_per_second"] / r["peer"]["steps_per_second"] for r in results]
+    per_seed = "; ".join(
+        f"seed {r['seed']}: {fmt(r['ours']['steps_per_second'])} vs {fmt(r['peer']['steps_per_second'])} steps/s "
+        f"({x:.2f}x), {fmt(seconds(r['ours']), 1)} s vs {fmt(seconds(r['peer']), 1)} s to {job.threshold:g}"
+        for r, x in zip(results, ratios))
+    faster = all(x >= job.peer_speed_target for x in ratios)
+    sooner = all(seconds(r["ours"]) is not None and (seconds(r["peer"]) is None or
+                 seconds(r["ours"]) < seconds(r["peer"])) for r in results)
+    return ["", f"**{job.label} against Stable-Baselines3, side by side** (`benchmarks/side_by_side.py`: both "
+                f"trainings in one process, taking turns at every evaluation, so both meet the same machine; each "
+                f"clock counts its own training only), ours vs SB3: {per_seed}. Claims, every seed: >= "
+                f"{job.peer_speed_target:g}x SB3's steps per second {'✅' if faster else '❌'}; less training time "
+                f"to {job.threshold:g} {'✅' if sooner else '❌'}."]
+
+
 def load_results(suite, name):
     return [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{name}__seed*.json"))]
 
@@ -228,6 +261,9 @@ def report(suite, parts):
         for job in (j for j in jobs if j.part == part and not isinstance(j, CommandJob)):
             results = load_results(suite, job.name)
             if not results:
+                continue
+            if isinstance(job, SideBySideJob):
+                notes += side_by_side_note(job, results)
                 continue
             lines += job_rows(job, results)
             if isinstance(job, Job) and job.compare_to:
@@ -307,8 +343,14 @@ def main():
                 print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
                 continue
             print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
-            result = (run_peer if isinstance(job, PeerJob) else run_job)(args.suite, job, seed, info)
+            runner = {PeerJob: run_peer, SideBySideJob: run_side_by_side}.get(type(job), run_job)
+            result = runner(args.suite, job, seed, info)
             if result is None:
+                continue
+            if isinstance(job, SideBySideJob):
+                (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
+                print(f"  ours {result['ours']['steps_per_second']:,.0f} vs SB3 {result['peer']['steps_per_second']:,.0f} "
+                      f"steps/s, side by side", flush=True)
                 continue
             if (job.name, seed) in finished:
                 result = merge_repeat(finished[job.name, seed], result)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from run import comparison, job_rows, merge_repeat, passes, schedule  # noqa: E402
-from suites import SUITES, CommandJob, Job, PeerJob  # noqa: E402
+from run import comparison, job_rows, merge_repeat, passes, schedule, side_by_side_note  # noqa: E402
+from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob  # noqa: E402
 
 
 def result(**kw):
@@ -74,7 +74,7 @@ def test_suites_are_well_formed():
         names = [j.name for j in jobs]
         assert len(names) == len(set(names)), name
         for j in jobs:
-            assert isinstance(j, (Job, PeerJob, CommandJob))
+            assert isinstance(j, (Job, PeerJob, CommandJob, SideBySideJob))
             assert (Path(__file__).resolve().parents[2] / j.part).is_dir()
             if isinstance(j, Job) and j.compare_to:
                 assert j.compare_to in names
@@ -88,3 +88,19 @@ def test_repeated_runs_alternate_and_average_their_speed():
                           result(steps_per_second=2000.0, seconds_to_threshold=4.0))
     assert merged["steps_per_second"] == 2500.0 and merged["speed_runs"] == [3000.0, 2000.0]
     assert merged["seconds_to_threshold"] == 4.0  # the later run's, whose model is the one kept
+
+
+def test_side_by_side_claims_hold_on_every_seed_or_fail():
+    sbs = SideBySideJob("s", "part2_dqn", [1, 2], "X", threshold=475, peer_speed_target=2.0)
+    results = [dict(seed=1, ours=dict(steps_per_second=3300.0, hit=[7500, 2.0]),
+                    peer=dict(steps_per_second=1500.0, hit=[40000, 25.0])),
+               dict(seed=2, ours=dict(steps_per_second=3000.0, hit=[10000, 2.5]),
+                    peer=dict(steps_per_second=1500.0, hit=None))]                      # never reached: slower
+    text = side_by_side_note(sbs, results)[-1]
+    assert "seed 1: 3,300 vs 1,500 steps/s (2.20x), 2.0 s vs 25.0 s to 475" in text
+    assert "steps per second ✅" in text and "time to 475 ✅" in text
+    results[1]["peer"]["steps_per_second"] = 1501.0                                    # 1.999x on seed 2
+    assert "steps per second ❌" in side_by_side_note(sbs, results)[-1]
+    results[0]["ours"]["hit"] = None                                                   # ours never reached
+    assert "time to 475 ❌" in side_by_side_note(sbs, results)[-1]
+    assert [(j.name, seed) for j, seed in schedule([sbs])] == [("s", 1), ("s", 2)]
