@@ -10,7 +10,7 @@ Jobs run one after another (never side by side: the machine has two cores). Each
 `benchmarks/results/<suite>/<job>__seed<N>.json` with env steps and training seconds to the threshold
 (first greedy evaluation at or above it), steps/s, the final greedy test of the best model (mean ± std),
 and the machine it ran on. The report step turns those files into each part's README table (between the
-`<!-- results:<suite> -->` markers) and `plots/<job>.png` (mean over seeds with a min-max band).
+`<!-- results:<suite> -->` markers) and `plots/<job>.png` (full suite only: mean over seeds with a min-max band).
 """
 import argparse
 import csv
@@ -238,10 +238,24 @@ def load_results(suite, name):
     return [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{name}__seed*.json"))]
 
 
+def curves_on_grid(curves):
+    """(steps, values): evaluation curves [(step, value), ...] on the union of their steps, shape (curves, steps).
+
+    Seeds may evaluate at different steps (Part 3 evaluates after whole batches of episodes), so each curve is
+    interpolated linearly onto the union, and left NaN outside its own first and last evaluation.
+    """
+    steps = np.array(sorted({s for curve in curves for s, _ in curve}), dtype=float)
+
+    def on_grid(curve):
+        xs, ys = np.array(curve, dtype=float).T
+        return np.where((steps < xs[0]) | (steps > xs[-1]), np.nan, np.interp(steps, xs, ys))
+
+    return steps, np.array([on_grid(curve) for curve in curves])
+
+
 def plot_job(job, results, path):
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    steps = sorted({s for r in results for s, _ in r["curve"]})
-    values = np.array([[dict(r["curve"]).get(s, np.nan) for s in steps] for r in results], dtype=float)
+    steps, values = curves_on_grid([r["curve"] for r in results])
     ax.plot(steps, np.nanmean(values, 0), label=f"mean of {len(results)} seeds")
     ax.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.25, label="min-max over seeds")
     ax.axhline(job.threshold, color="grey", ls="--", lw=1, label=f"threshold {job.threshold:g}")
@@ -270,7 +284,7 @@ def report(suite, parts):
                 notes += comparison(job, results, load_results(suite, job.compare_to))
             machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}, "
                          f"Python {r['machine']['python']}" for r in results}
-            if isinstance(job, Job):
+            if isinstance(job, Job) and suite == "full":  # the READMEs show the full suite's curves, never quick's
                 (REPO / part / "plots").mkdir(exist_ok=True)
                 plot_job(job, results, REPO / part / "plots" / f"{job.name}.png")
         if not lines:

@@ -1,10 +1,12 @@
 """The benchmark's verdicts and ratios: a claim marked ✅ must really hold."""
 import sys
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from run import comparison, job_rows, merge_repeat, passes, schedule, side_by_side_note  # noqa: E402
+from run import comparison, curves_on_grid, job_rows, merge_repeat, passes, schedule, side_by_side_note  # noqa: E402
 from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob  # noqa: E402
 
 
@@ -104,3 +106,9 @@ def test_side_by_side_claims_hold_on_every_seed_or_fail():
     results[0]["ours"]["hit"] = None                                                   # ours never reached
     assert "time to 475 ❌" in side_by_side_note(sbs, results)[-1]
     assert [(j.name, seed) for j, seed in schedule([sbs])] == [("s", 1), ("s", 2)]
+
+
+def test_curves_of_seeds_evaluated_at_different_steps_share_one_grid():
+    steps, values = curves_on_grid([[(10, 0.0), (30, 20.0)], [(20, 10.0), (40, 30.0)]])
+    assert steps.tolist() == [10, 20, 30, 40]
+    np.testing.assert_array_equal(values, [[0, 10, 20, np.nan], [np.nan, 10, 20, 30]])
