@@ -23,8 +23,8 @@ import json
 import os
 import sys
 import threading
-import warnings
 import time
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -40,7 +40,10 @@ SB3_ANCHOR = Path(os.environ.get("SB3_ANCHOR", REPO.parent / "shared" / "peers" 
 
 
 class Baton:
-    """Two players take turns: `wait(me)` blocks until it is `me`'s turn, `pass_to(other)` hands it over."""
+    """Two players take turns: `wait(me)` blocks until it is `me`'s turn, `pass_to(other)` hands it over.
+
+    `pass_to(None)` ends the game: a player that finished (or failed) frees the other for good.
+    """
 
     def __init__(self, first):
         self.turn, self.condition = first, threading.Condition()
