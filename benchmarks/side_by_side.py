@@ -32,8 +32,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "part2_dqn"))
-import train as dqn  # noqa: E402  (part2_dqn/train.py: our config, env factory and seeding)
-from agent import Agent  # noqa: E402
+import train as dqn  # noqa: E402  (part2_dqn/train.py: our config and how a run starts)
 
 ENV_ID, THRESHOLD, EVAL_EVERY, EVAL_EPISODES = "CartPole-v1", 475.0, 2_500, 10
 SB3_ANCHOR = Path(os.environ.get("SB3_ANCHOR", REPO.parent / "shared" / "peers" / "sb3_anchor.py"))
@@ -66,11 +65,7 @@ def first_hit(curve):
 def run_ours(seed, baton, out):
     config = dqn.get_config(["--env-id", ENV_ID, "--seed", str(seed)])
     assert config.eval_every == EVAL_EVERY and config.eval_episodes == EVAL_EPISODES
-    dqn.seed_everything(seed)
-    env, eval_env = dqn.make_env(config), dqn.make_env(config)
-    env.action_space.seed(seed)
-    eval_env.reset(seed=seed + 10_000)  # as train.py does
-    agent = Agent(config, env.observation_space.shape, int(env.action_space.n))
+    env, eval_env, agent = dqn.build(config)  # seeded as in train.py
     curve = []
 
     def on_eval(step, train_seconds):
@@ -113,6 +108,9 @@ def run_sb3(seed, baton, out):
         def _on_training_end(self):  # the updates after the last evaluation count too
             clock["seconds"] += time.perf_counter() - clock["start"]
 
+    # torch's thread count is set per thread: SB3 gets the same as our preset (2, which dqn.build sets on
+    # our side; also what sb3_anchor.py ran with here)
+    torch.set_num_threads(dqn.PRESETS[ENV_ID]["torch_threads"])
     baton.wait("sb3")
     model = anchor.DQN("MlpPolicy", make_vec_env(ENV_ID, n_envs=1, seed=seed), seed=seed, verbose=0, device="cpu",
                        **settings["kw"])
@@ -124,8 +122,8 @@ def side_by_side(seed):
     """Both trainings for one seed, taking turns; returns {"ours": {...}, "sb3": {...}}."""
     # SB3 warns that the eval env has no Monitor wrapper; gym.make's own wrappers leave the rewards alone
     warnings.filterwarnings("ignore", message="Evaluation environment is not wrapped")
-    torch.set_num_threads(2)  # both sides: our CartPole preset's torch_threads and sb3_anchor's measured setting
     baton, results = Baton(first="ours"), dict(ours={}, sb3={})
+
     def player(run, out):
         try:
             run(seed, baton, out)

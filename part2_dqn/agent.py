@@ -75,7 +75,7 @@ class AdamW:
     def step(self, grads):
         """p <- p - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p) for every parameter p, in place."""
         self.step_count += 1
-        torch._fused_adamw_(self.params, list(grads), self.exp_avgs, self.exp_avg_sqs, [], self.steps,
+        torch._fused_adamw_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,
                             lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
                             eps=self.eps, amsgrad=False, maximize=False)
 

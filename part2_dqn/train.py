@@ -110,23 +110,32 @@ def get_config(argv=None):
     return config
 
 
+def build(config, device="cpu"):
+    """What every run starts from, seeded: (training env, a separate evaluation env, agent).
+
+    benchmarks/side_by_side.py starts its runs here too, so they learn exactly as train.py's do.
+    """
+    torch.set_num_threads(config.torch_threads)
+    seed_everything(config.seed)
+    env, eval_env = make_env(config), make_env(config)
+    env.action_space.seed(config.seed)
+    eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
+    agent = Agent(config, env.observation_space.shape, int(env.action_space.n), device)
+    return env, eval_env, agent
+
+
 def algo_name(config):
     return f"{ALGO}_{config.network}"
 
 
 def main(argv=None):
     config = get_config(argv)
-    torch.set_num_threads(config.torch_threads)
     device = pick_device(config.device)
-    seed_everything(config.seed)
-    env, eval_env = make_env(config), make_env(config)
-    env.action_space.seed(config.seed)
-    eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
     check_writable(config.save_dir)
+    env, eval_env, agent = build(config, device)
     algo = algo_name(config)
     run_dir = make_run_dir(config.log_dir, config.env_id, algo, config.seed)
-    obs_shape, n_actions = env.observation_space.shape, int(env.action_space.n)
-    agent = Agent(config, obs_shape, n_actions, device)
+    obs_shape, n_actions = env.observation_space.shape, agent.n_actions
 
     writer = SummaryWriter(run_dir)
     writer.add_text("config", config_markdown(config))
