@@ -1,0 +1,194 @@
+"""Run plumbing shared by this part's scripts: config -> CLI, seeding, run folders, checkpoints, errors.
+
+Nothing here is about reinforcement learning; it is what turns an algorithm into a tool you can trust:
+`--help` generated from the config, one TensorBoard folder per run, the best model written atomically,
+and bad input reported in one line instead of a traceback.
+"""
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+PART = "part4_actor_critic"
+REPO = Path(__file__).resolve().parents[1]
+
+
+class UserError(Exception):
+    """Bad input from the user: reported as one line and a non-zero exit, never as a traceback."""
+
+
+def arg(default, help):
+    """A config field with a one-line doc; the doc becomes its `--help` text."""
+    if isinstance(default, (list, tuple)):
+        return dataclasses.field(default_factory=lambda: list(default), metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def parse_config(config_class, argv=None, description=None, presets=None):
+    """Build an argparse CLI from a config dataclass (`env_id` -> `--env-id`) and parse `argv` into it.
+
+    `presets(env_id, algo)` returns the tuned defaults for that pair: `--env-id LunarLander-v3 --algo ppo`
+    alone gives those settings (and `--help` shows them), and any flag given on the command line still wins.
+    """
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in dataclasses.fields(config_class):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=f.metadata["help"])
+        elif isinstance(default, list):
+            parser.add_argument(flag, nargs="+", type=type(default[0]), default=default, help=f.metadata["help"])
+        else:
+            kind = type(default) if default is not None else str
+            parser.add_argument(flag, type=kind, default=default, help=f.metadata["help"])
+    if presets:
+        # a first look at --env-id and --algo only, by a parser without -h, so `--help` shows the preset
+        probe = argparse.ArgumentParser(add_help=False)
+        probe.add_argument("--env-id", default=config_class.env_id)
+        probe.add_argument("--algo", default=config_class.algo)
+        known = probe.parse_known_args(argv)[0]
+        parser.set_defaults(**presets(known.env_id, known.algo))
+    return config_class(**vars(parser.parse_args(argv)))
+
+
+def seed_everything(seed):
+    """Seed python, numpy and torch once; the env and its action space are seeded at their first reset."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name="auto"):
+    """CUDA when there is a GPU (or when asked for), the CPU otherwise."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def make_run_dir(log_dir, env_id, algo, seed):
+    """One folder per run, `{env}__{algo}__{seed}__{timestamp}`, created now so a bad path fails early."""
+    name = f"{env_id}__{algo}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(log_dir) / name
+    suffix = 1
+    while run_dir.exists():  # two runs started in the same second
+        run_dir = Path(log_dir) / f"{name}-{suffix}"
+        suffix += 1
+    try:
+        run_dir.mkdir(parents=True)
+        Path(run_dir, ".write-test").touch()
+        Path(run_dir, ".write-test").unlink()
+    except OSError as e:
+        raise UserError(f"cannot write the log folder {log_dir!r}: {e.strerror}") from None
+    return run_dir
+
+
+def check_writable(folder):
+    """Fail before training, not after, when the model folder cannot be written."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        probe = Path(folder, ".write-test")
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write the model folder {str(folder)!r}: {e.strerror}") from None
+
+
+def config_markdown(config):
+    """The config as a two-column markdown table, for TensorBoard's text tab."""
+    rows = "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(config).items())
+    return f"|param|value|\n|-|-|\n{rows}"
+
+
+def save_checkpoint(path, checkpoint):
+    """Write atomically: a temporary file, then a rename, so Ctrl-C never leaves half a model behind."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, algos):
+    """Load a checkpoint of this part made by one of `algos`, or raise UserError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no model file at {str(path)!r}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated file, another format, a pickle we refuse to run
+        raise UserError(f"{str(path)!r} is not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("part") != PART:
+        found = checkpoint.get("part", "unknown") if isinstance(checkpoint, dict) else "unknown"
+        raise UserError(f"{str(path)!r} is not a {PART} checkpoint (it comes from {found})")
+    if checkpoint.get("algo") not in algos:
+        raise UserError(f"{str(path)!r} holds a {checkpoint.get('algo')!r} model; this script loads {' or '.join(algos)}")
+    return checkpoint
+
+
+class EvalLog:
+    """`evaluations.csv` in the run folder: one row per greedy evaluation, read by the benchmark runner.
+
+    `train_seconds` counts training only (evaluation time excluded), like the peer benchmarks do.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / "evaluations.csv"
+        with open(self.path, "w", newline="") as f:
+            csv.writer(f).writerow(["step", "train_seconds", "mean", "std"])
+
+    def add(self, step, train_seconds, mean, std):
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerow([step, f"{train_seconds:.3f}", f"{mean:.4f}", f"{std:.4f}"])
+
+    def finish(self, **summary):
+        with open(self.path.with_name("summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+
+
+def run_main(main):
+    """Call `main()`; turn UserError into one line on stderr and exit code 2."""
+    try:
+        main()
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+class Progress:
+    """A tqdm bar on a terminal; when the output is piped, a plain line every 10% of the budget or 30 s.
+
+    `update(step, text)` moves it to `step` with `text` (steps/s, recent return, best eval) beside it.
+    """
+
+    def __init__(self, total, every_seconds=30.0):
+        self.total, self.every_seconds = total, every_seconds
+        self.bar = tqdm(total=total, unit="step", disable=None, smoothing=0.1)
+        self.started = self.last_print = time.perf_counter()
+        self.next_fraction = 0.1
+
+    def update(self, step, text):
+        step = min(step, self.total)
+        if not self.bar.disable:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_description(text, refresh=False)
+            return
+        now = time.perf_counter()
+        if step >= self.next_fraction * self.total or now - self.last_print >= self.every_seconds:
+            print(f"{step:,}/{self.total:,} steps ({now - self.started:.0f} s) | {text}", flush=True)
+            self.last_print = now
+            while self.next_fraction * self.total <= step:
+                self.next_fraction += 0.1
+
+    def close(self):
+        self.bar.close()
