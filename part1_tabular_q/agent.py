@@ -15,19 +15,21 @@ def evaluate(policy, env, episodes, seed=None, on_frame=None):
 
     Success is the fraction of episodes ending with a positive terminal reward (FrozenLake's goal).
     `seed` seeds the first reset only; later calls continue the env's random stream, so successive
-    evaluations see fresh episodes instead of replaying the same ones. `on_frame()` runs after each step
-    (test.py uses it to grab rendered frames).
+    evaluations see fresh episodes instead of replaying the same ones. `on_frame(episode)` runs after
+    each reset and each step with the episode's index (test.py uses it to grab rendered frames).
     """
     returns, successes = np.zeros(episodes), 0
     for episode in range(episodes):
         state, _ = env.reset(seed=seed if episode == 0 else None)
+        if on_frame is not None:
+            on_frame(episode)
         done = False
         while not done:
             state, reward, terminated, truncated, _ = env.step(policy(state))
             returns[episode] += reward
             done = terminated or truncated
             if on_frame is not None:
-                on_frame()
+                on_frame(episode)
         successes += terminated and reward > 0
     return float(returns.mean()), float(returns.std()), successes / episodes
 
@@ -91,7 +93,9 @@ class QLearningAgent:
 
         Callbacks keep the loop free of logging code: `on_log(step, episode_returns, episode_lengths)` every
         `log_every` steps with the episodes finished since the last call, and `on_eval(step, train_seconds)` every
-        `eval_every` steps. Returns the training wall seconds (evaluation excluded, logging included).
+        `eval_every` steps and once more at the final step if the schedule did not end there, so the final
+        policy is always evaluated (and a run shorter than `eval_every` still saves a model).
+        Returns the training wall seconds (evaluation excluded, logging included).
 
         Why not log every episode: each TensorBoard write wakes the writer's background thread, which then
         holds Python's GIL for up to a 5 ms switch interval. Once every 10k steps that is noise; once per
@@ -102,7 +106,7 @@ class QLearningAgent:
         state, _ = env.reset(seed=seed)
         episode_return, episode_length = 0.0, 0
         episode_returns, episode_lengths = [], []
-        next_eval = eval_every if eval_every > 0 else total_steps + 1
+        next_eval = eval_every if eval_every > 0 and on_eval is not None else total_steps + 1
         train_seconds, start = 0.0, time.perf_counter()
         for step in range(1, total_steps + 1):
             action = get_action(state)
@@ -125,4 +129,7 @@ class QLearningAgent:
                 on_eval(step, train_seconds)
                 next_eval += eval_every
                 start = time.perf_counter()
-        return train_seconds + time.perf_counter() - start
+        train_seconds += time.perf_counter() - start
+        if on_eval is not None and (eval_every <= 0 or total_steps % eval_every != 0):
+            on_eval(total_steps, train_seconds)  # the final policy, when no scheduled evaluation fell on it
+        return train_seconds

@@ -7,7 +7,7 @@ A table is a linear model over one-hot features: Q(s, .) = onehot(s) @ W picks r
 one-hot vector for smooth features phi(s) and the same update, W[:, a] += alpha * td_error * phi(s),
 generalizes between neighbouring states. Part 2 replaces phi and W by a neural network.
 
-Reading order: config -> features -> agent -> main().
+Reading order: config -> features -> agent -> env factory -> main() (run() is train.py's).
 """
 from dataclasses import dataclass
 
@@ -111,13 +111,19 @@ def get_config(argv=None):
     return config
 
 
-def main(argv=None):
-    config = get_config(argv)
+def build(config):
+    """(env, eval_env, agent): the seeded start of every run, exactly what main() trains."""
     env, eval_env = make_envs_seeded(config, make_env)
     # Weights start at zero while every reward is -1: all unvisited actions look better than visited
     # ones ("optimism in the face of uncertainty"), which explores systematically without epsilon.
     agent = LinearQAgent(env.observation_space.shape[0], env.action_space.n, config.alpha, config.gamma,
                          config.epsilon_start, config.epsilon_min, config.epsilon_decay, 0.0, seed=config.seed)
+    return env, eval_env, agent
+
+
+def main(argv=None):
+    config = get_config(argv)
+    env, eval_env, agent = build(config)
     run(config, ALGO, agent, env, eval_env, lambda: {"weights": torch.from_numpy(agent.q_table.copy())})
 
 

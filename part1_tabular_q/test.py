@@ -2,7 +2,7 @@
 
     python part1_tabular_q/test.py models/part1_tabular_q/FrozenLake-v1__q_table.pth --episodes 1000
     python part1_tabular_q/test.py MODEL.pth --render human        # watch it (needs a display)
-    python part1_tabular_q/test.py MODEL.pth --gif run.gif --plot table.png
+    python part1_tabular_q/test.py MODEL.pth --gif run.gif --plot table.png   # GIF of the first episode
 """
 import argparse
 import json
@@ -15,11 +15,12 @@ from linear_q import LinearConfig, LinearQAgent
 from linear_q import make_env as make_linear_env
 from plots import plot_table
 from train import Config, make_env
-from utils import UserError, load_checkpoint, run_main
+from utils import UserError, load_checkpoint, quiet_sdl, run_main
 
 # algo -> (config class, env factory, agent class, checkpoint key of the weights)
 ALGOS = {"q_table": (Config, make_env, QLearningAgent, "table"),
          "linear_q": (LinearConfig, make_linear_env, LinearQAgent, "weights")}
+MAX_FRAMES = 2000  # a safety cap on the GIF's memory (a 500x500 frame is 0.75 MB)
 
 
 def rebuild(path, render_mode=None):
@@ -54,21 +55,23 @@ def main(argv=None):
     parser.add_argument("--episodes", type=int, default=100, help="greedy episodes to play")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
-    parser.add_argument("--gif", metavar="PATH", help="write the first episodes as an animated GIF")
+    parser.add_argument("--gif", metavar="PATH", help="write the first --gif-episodes episodes as an animated GIF")
+    parser.add_argument("--gif-episodes", type=int, default=1, help=f"episodes recorded by --gif (at most {MAX_FRAMES} frames)")
     parser.add_argument("--plot", metavar="PATH", help="FrozenLake: policy over the map; Pendulum: value map")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        raise UserError("--episodes must be positive")
+    if args.episodes < 1 or args.gif_episodes < 1:
+        raise UserError("--episodes and --gif-episodes must be positive")
 
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     render_mode = "human" if args.render else ("rgb_array" if args.gif else None)
+    quiet_sdl(render_mode)
     agent, env, checkpoint = rebuild(args.model, render_mode)
     frames = []
 
-    def grab():  # keep at most 1000 frames: a GIF, not a film
-        if len(frames) < 1000:
+    def grab(episode):  # the first --gif-episodes episodes only: a GIF, not a film
+        if episode < args.gif_episodes and len(frames) < MAX_FRAMES:
             frames.append(env.render())
 
     mean, std, success = evaluate(agent.greedy_action, env, args.episodes, seed=args.seed,

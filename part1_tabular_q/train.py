@@ -4,7 +4,7 @@
     python part1_tabular_q/train.py --env-id Pendulum-v1     # 10x10x10 states, 11 torques
     python part1_tabular_q/train.py --help                   # every setting, generated from Config
 
-Reading order: config -> env factory -> agent (agent.py) -> main().
+Reading order: config -> env factory -> agent (agent.py) -> run() -> main().
 """
 import dataclasses
 import sys
@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from agent import QLearningAgent
 from plots import plot_table
-from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
-                   run_main, save_checkpoint, seed_everything)
+from utils import (DEFAULT_LOG_DIR, DEFAULT_SAVE_DIR, PART, EvalLog, Progress, UserError, arg, check_writable,
+                   config_markdown, make_run_dir, parse_config, run_main, save_checkpoint, seed_everything)
 from wrappers import make_env as make_table_env
 
 ALGO = "q_table"
@@ -32,10 +32,10 @@ class RunConfig:
     env_id: str = arg("FrozenLake-v1", "gymnasium environment id (FrozenLake-v1, Pendulum-v1, or any env with a bounded Box observation)")
     seed: int = arg(1, "seed for python, numpy, the env and the agent's exploration")
     total_steps: int = arg(200_000, "environment steps to train for")
-    eval_every: int = arg(20_000, "run a greedy evaluation every this many steps")
+    eval_every: int = arg(20_000, "run a greedy evaluation every this many steps (and always at the last step)")
     eval_episodes: int = arg(1000, "episodes per greedy evaluation")
-    log_dir: str = arg("tabular_logs", "TensorBoard runs go in a subfolder of this folder")
-    save_dir: str = arg("models/part1_tabular_q", "the best model is saved in this folder")
+    log_dir: str = arg(DEFAULT_LOG_DIR, "TensorBoard runs go in a subfolder of this folder")
+    save_dir: str = arg(DEFAULT_SAVE_DIR, "the best model is saved in this folder as {env}__{algo}__{seed}.pth")
     alpha: float = arg(0.05, "learning rate of the Q-update")
     gamma: float = arg(0.99, "discount factor")
     epsilon_start: float = arg(1.0, "initial exploration rate")
@@ -81,6 +81,8 @@ def run(config, algo, agent, env, eval_env, model_state):
 
     `model_state()` returns what the checkpoint must hold besides the config (the table, or weights).
     Shared by train.py and linear_q.py, so both write the same logs and the same kind of checkpoint.
+    The agent evaluates the final policy too, so a completed run always leaves a model; the closing line
+    and the Ctrl-C message name the model file only when this run wrote it.
     """
     check_writable(config.save_dir)
     run_dir = make_run_dir(config.log_dir, config.env_id, algo, config.seed)
@@ -88,9 +90,10 @@ def run(config, algo, agent, env, eval_env, model_state):
     writer.add_text("config", config_markdown(config))
     eval_log = EvalLog(run_dir)
     path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
-    best = dict(eval_return=-np.inf, step=0)
+    best = dict(eval_return=-np.inf, step=0, saved=False)
     recent = [0.0]
     bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)
+    progress = Progress(config.total_steps, enabled=bar.disable)  # no bar (output not a terminal): plain lines
     started = time.perf_counter()
 
     def on_log(step, episode_returns, episode_lengths):
@@ -103,8 +106,11 @@ def run(config, algo, agent, env, eval_env, model_state):
         bar.update(step - bar.n)
         bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {recent[0]:.2f} | "
                             f"best eval {best['eval_return']:.2f}")
+        progress.update(step, recent[0], best["eval_return"])
 
     def on_eval(step, train_seconds):
+        # The separate eval_env, never the training env: evaluating on `env` would cut a training episode
+        # short and hand the agent a state its own actions did not reach.
         mean, std, success = agent.evaluate(eval_env, config.eval_episodes)
         writer.add_scalar("eval/mean_return", mean, step)
         writer.add_scalar("eval/success_rate", success, step)
@@ -112,30 +118,35 @@ def run(config, algo, agent, env, eval_env, model_state):
         eval_log.add(step, train_seconds, mean, std)
         writer.flush()
         if mean > best["eval_return"]:  # keep the best policy seen, not the last one
-            best.update(eval_return=mean, step=step)
             save_checkpoint(path, {"part": PART, "algo": algo, **model_state(), "config": dataclasses.asdict(config),
                                    "eval_return": mean, "eval_std": std, "success_rate": success, "step": step})
+            best.update(eval_return=mean, step=step, saved=True)
 
     try:
         train_seconds = agent.train(env, config.total_steps, config.seed, on_log=on_log,
-                                    log_every=min(10_000, config.eval_every), on_eval=on_eval,
+                                    log_every=max(1, min(10_000, config.eval_every, config.total_steps // 10)),
+                                    on_eval=on_eval,
                                     eval_every=config.eval_every)
     except KeyboardInterrupt:
         bar.close()
         writer.close()
-        print(f"\ninterrupted: the best model so far ({best['eval_return']:.3f} at step {best['step']}) "
-              f"is intact at {path}" if best["step"] else "\ninterrupted before the first evaluation; no model saved",
-              file=sys.stderr)
+        if best["saved"]:
+            print(f"\ninterrupted: the best model of this run (greedy evaluation {best['eval_return']:.3f} at step "
+                  f"{best['step']:,}) is at {path}", file=sys.stderr)
+        else:
+            earlier = f" (the file at {path} is from an earlier run)" if path.exists() else ""
+            print(f"\ninterrupted before the first evaluation: this run saved no model{earlier}", file=sys.stderr)
         sys.exit(130)
     bar.close()
     summary = dict(steps=config.total_steps, train_seconds=round(train_seconds, 3),
                    steps_per_second=round(config.total_steps / train_seconds, 1),
                    wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
-                   best_step=best["step"], model=str(path), run_dir=str(run_dir))
+                   best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
     eval_log.finish(**summary)
     writer.close()
-    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.3f} at step {best['step']}, "
-          f"{summary['steps_per_second']:,.0f} steps/s; model saved to {path}; logs in {run_dir}")
+    saved = f"model saved to {path}" if best["saved"] else "no model saved"
+    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.3f} at step {best['step']:,}, "
+          f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
     return summary
 
 
@@ -155,12 +166,18 @@ def make_envs_seeded(config, make):
     return env, eval_env
 
 
-def main(argv=None):
-    config = get_config(argv)
+def build(config):
+    """(env, eval_env, agent): the seeded start of every run, exactly what main() trains."""
     env, eval_env = make_envs_seeded(config, make_env)
     agent = QLearningAgent(env.observation_space.n, env.action_space.n, config.alpha, config.gamma,
                            config.epsilon_start, config.epsilon_min, config.epsilon_decay, config.initial_q,
                            seed=config.seed)
+    return env, eval_env, agent
+
+
+def main(argv=None):
+    config = get_config(argv)
+    env, eval_env, agent = build(config)
     summary = run(config, ALGO, agent, env, eval_env, lambda: {"table": torch.from_numpy(agent.q_table.copy())})
     plot_table(agent.q_table, env, Path(summary["run_dir"]) / "table.png")  # the final table, next to the events
 

@@ -17,6 +17,10 @@ from pathlib import Path
 import numpy as np
 
 PART = "part1_tabular_q"
+REPO = Path(__file__).resolve().parents[1]
+# Default output folders belong to the repo, wherever the script is started from; explicit flags are used as given.
+DEFAULT_LOG_DIR = str(REPO / "tabular_logs")
+DEFAULT_SAVE_DIR = str(REPO / "models" / PART)
 
 
 class UserError(Exception):
@@ -33,8 +37,9 @@ def arg(default, help):
 def parse_config(config_class, argv=None, description=None, presets=None, defaults=None):
     """Build an argparse CLI from a config dataclass (`env_id` -> `--env-id`) and parse `argv` into it.
 
-    `defaults` replaces the dataclass defaults for this script; `presets` maps an env id to tuned defaults: `--env-id Pendulum-v1` alone gives the Pendulum settings,
-    and any flag given on the command line still wins over them.
+    `defaults` replaces the dataclass defaults for this script; `presets` maps an env id to tuned defaults:
+    `--env-id Pendulum-v1` alone gives the Pendulum settings, and any flag given on the command line still
+    wins over them. `--env-id X --help` shows X's preset as the defaults, i.e. what that run would use.
     """
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -50,8 +55,12 @@ def parse_config(config_class, argv=None, description=None, presets=None, defaul
             parser.add_argument(flag, type=kind, default=default, help=f.metadata["help"])
     parser.set_defaults(**(defaults or {}))
     if presets:
-        env_id = parser.parse_known_args(argv)[0].env_id
-        parser.set_defaults(**presets.get(env_id, {}))
+        # Read --env-id alone first, with a parser that has no --help: the full parser would print the help
+        # (with the wrong defaults) and exit before the preset is applied.
+        peek = argparse.ArgumentParser(add_help=False)
+        peek.add_argument("--env-id", default=parser.get_default("env_id"))
+        env_id = peek.parse_known_args(argv)[0].env_id
+        parser.set_defaults(env_id=env_id, **presets.get(env_id, {}))
     return config_class(**vars(parser.parse_args(argv)))
 
 
@@ -101,8 +110,11 @@ def save_checkpoint(path, checkpoint):
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    finally:  # interrupted between the two: the old model stays, the partial file goes
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path, algos):
@@ -144,10 +156,49 @@ class EvalLog:
             json.dump(summary, f, indent=2)
 
 
-def run_main(main):
-    """Call `main()`; turn UserError into one line on stderr and exit code 2."""
+class Progress:
+    """A plain progress line for logs: when output is not a terminal tqdm's bar is off, and a piped run must not
+    stay silent for minutes. Prints every 10% of the budget or every 30 s, whichever comes first."""
+
+    def __init__(self, total_steps, enabled, every_seconds=30.0):
+        self.total_steps, self.enabled, self.every_seconds = total_steps, enabled, every_seconds
+        self.next_step = max(1, total_steps // 10)
+        self.started = self.last = time.perf_counter()
+
+    def update(self, step, recent_return, best_eval):
+        now = time.perf_counter()
+        if not self.enabled or (step < self.next_step and now - self.last < self.every_seconds):
+            return
+        while self.next_step <= step:
+            self.next_step += max(1, self.total_steps // 10)
+        self.last = now
+        best = f"{best_eval:.3f}" if np.isfinite(best_eval) else "none yet"
+        print(f"step {step:,}/{self.total_steps:,} | {step / (now - self.started):,.0f} steps/s | "
+              f"recent return {recent_return:.3f} | best eval {best}", flush=True)
+
+
+def quiet_sdl(render_mode):
+    """Keep pygame/SDL quiet on headless renders: no window system, and no "XDG_RUNTIME_DIR is invalid" line.
+
+    Must run before pygame is first imported (gymnasium imports it at the first render).
+    """
+    if render_mode != "human":
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK):
+        import tempfile
+
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-")  # private (mode 0700), as SDL wants
+
+
+def run_main(main, argv=None):
+    """Call `main(argv)`; turn UserError into one line on stderr and exit code 2, Ctrl-C into exit code 130."""
     try:
-        main()
+        main(argv)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # the training loop reports its own model state; this catches the rest
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

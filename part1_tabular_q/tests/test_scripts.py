@@ -1,5 +1,7 @@
-"""Smoke tests of every script through a subprocess, and the bad-input contract: one line, non-zero exit."""
+"""The scripts as a user runs them: smoke runs through a subprocess (from another folder), the Ctrl-C
+contract, the CLI, and the bad-input contract (one line, exit code 2), the latter in-process to stay fast."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,15 +12,20 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import linear_q
+import test as test_script
+import train
+from utils import REPO, run_main
+
 PART_DIR = Path(__file__).resolve().parents[1]
 
 TINY = ["--total-steps", "4000", "--eval-every", "2000", "--eval-episodes", "20"]
 
 
-def tags(run_dir):
+def scalar_tags(run_dir):
     events = EventAccumulator(str(run_dir))
     events.Reload()
-    return set(events.Tags()["scalars"]), events.Tags()["tensors"]
+    return set(events.Tags()["scalars"])
 
 
 def single_run(log_dir):
@@ -27,108 +34,214 @@ def single_run(log_dir):
     return runs[0]
 
 
-@pytest.mark.parametrize("script,args,model,json_key", [
-    ("train.py", [], "FrozenLake-v1__q_table__1.pth", "success_rate"),
-    ("train.py", ["--env-id", "Pendulum-v1"], "Pendulum-v1__q_table__1.pth", "mean"),
-    ("linear_q.py", [], "MountainCar-v0__linear_q__1.pth", "mean"),
-    ("linear_q.py", ["--features", "fourier"], "MountainCar-v0__linear_q__1.pth", "mean"),
+def eval_steps(run_dir):
+    return [int(row.split(",")[0]) for row in (Path(run_dir) / "evaluations.csv").read_text().splitlines()[1:]]
+
+
+# ---------- a completed run always leaves a model (issue 9, part 1) ----------
+
+@pytest.mark.parametrize("script,model,json_key", [
+    ("train.py", "FrozenLake-v1__q_table__1.pth", "success_rate"),
+    ("linear_q.py", "MountainCar-v0__linear_q__1.pth", "mean"),
 ])
-def test_train_then_test(run_script, tmp_path, script, args, model, json_key):
-    done = run_script(script, *args, *TINY, "--log-dir", "logs", "--save-dir", "models")
+def test_a_run_shorter_than_eval_every_leaves_a_model_that_test_py_loads(run_script, tmp_path, script, model, json_key):
+    # 3000 steps, fewer than the default --eval-every: only the closing evaluation of the final policy runs
+    done = run_script(script, "--total-steps", "3000", "--eval-episodes", "20", "--log-dir", "logs", "--save-dir", "out")
     assert done.returncode == 0, done.stderr
+    path = tmp_path / "out" / model
+    closing = done.stdout.strip().splitlines()[-1]
+    assert f"model saved to out/{model}" in closing and "at step 3,000" in closing
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    assert checkpoint["step"] == 3000 and checkpoint["part"] == "part1_tabular_q"
     run_dir = single_run(tmp_path / "logs")
-    assert run_dir.name.startswith(model.split("__")[0] + "__" + model.split("__")[1] + "__1__")
-    scalars, _ = tags(run_dir)
-    assert {"charts/episodic_return", "charts/epsilon", "eval/mean_return", "eval/success_rate"} <= scalars
-    rows = (run_dir / "evaluations.csv").read_text().splitlines()
-    assert rows[0] == "step,train_seconds,mean,std" and len(rows) == 3
+    assert eval_steps(run_dir) == [3000]
+    assert {"charts/episodic_return", "charts/epsilon", "eval/mean_return", "eval/success_rate"} <= scalar_tags(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["steps"] == 4000 and summary["steps_per_second"] > 0
+    assert summary["model"] == f"out/{model}" and summary["steps"] == 3000 and summary["steps_per_second"] > 0
+    # output is a pipe, not a terminal: plain progress lines instead of tqdm's bar
+    assert sum(line.startswith("step ") for line in done.stdout.splitlines()) >= 5
 
-    checkpoint = torch.load(tmp_path / "models" / model, weights_only=True)
-    assert set(checkpoint) >= {"part", "algo", "config", "eval_return", "step"}
-    assert checkpoint["step"] in (2000, 4000) and isinstance(checkpoint["config"], dict)
-
-    played = run_script("test.py", f"models/{model}", "--episodes", "3", "--json", "--plot", "plot.png")
+    played = run_script("test.py", f"out/{model}", "--episodes", "3", "--json")
     assert played.returncode == 0, played.stderr
     result = json.loads(played.stdout.strip().splitlines()[-1])
-    assert result["episodes"] == 3 and json_key in result
-    if "q_table" in model:
-        assert (tmp_path / "plot.png").stat().st_size > 1000
+    assert result["episodes"] == 3 and json_key in result and result["trained_steps"] == 3000
 
 
-def test_gif(run_script, tmp_path):
-    assert run_script("train.py", *TINY, "--log-dir", "logs", "--save-dir", "models").returncode == 0
-    played = run_script("test.py", "models/FrozenLake-v1__q_table__1.pth", "--episodes", "1", "--gif", "run.gif")
-    assert played.returncode == 0, played.stderr
-    assert (tmp_path / "run.gif").read_bytes()[:3] == b"GIF"
+def test_pendulum_preset_is_what_the_run_used(tmp_path, capsys):
+    """The preset's values reach the checkpoint's config; a flag given on the command line still wins."""
+    run_main(train.main, ["--env-id", "Pendulum-v1", *TINY, "--log-dir", str(tmp_path / "logs"),
+                          "--save-dir", str(tmp_path / "models")])
+    checkpoint = torch.load(tmp_path / "models" / "Pendulum-v1__q_table__1.pth", weights_only=True)
+    config = checkpoint["config"]
+    preset = train.PRESETS["Pendulum-v1"]
+    for name in ("alpha", "gamma", "epsilon_min", "epsilon_decay"):
+        assert config[name] == preset[name], name
+    assert config["total_steps"] == 4000 and config["eval_every"] == 2000 and config["eval_episodes"] == 20  # flags win
+    assert checkpoint["table"].shape == (1000, 11)
+    assert eval_steps(single_run(tmp_path / "logs")) == [2000, 4000]  # the last scheduled evaluation is the final one
 
 
-def test_help_is_generated_from_the_config(run_script):
-    shown = run_script("train.py", "--help")
-    assert shown.returncode == 0
+def test_fourier_features_round_trip(tmp_path, capsys):
+    run_main(linear_q.main, ["--features", "fourier", "--n-features", "64", *TINY, "--log-dir", str(tmp_path / "logs"),
+                             "--save-dir", str(tmp_path / "models")])
+    path = tmp_path / "models" / "MountainCar-v0__linear_q__1.pth"
+    assert torch.load(path, weights_only=True)["weights"].shape == (64, 3)
+    capsys.readouterr()
+    run_main(test_script.main, [str(path), "--episodes", "2", "--json", "--plot", str(tmp_path / "plot.png")])
+    out = capsys.readouterr().out
+    assert "no plot for MountainCar-v0" in out and json.loads(out.strip().splitlines()[-1])["episodes"] == 2
+
+
+def test_table_plot(tmp_path, capsys):
+    model = REPO / "models" / "part1_tabular_q" / "FrozenLake-v1__q_table.pth"
+    run_main(test_script.main, [str(model), "--episodes", "2", "--plot", str(tmp_path / "plot.png")])
+    assert (tmp_path / "plot.png").stat().st_size > 1000
+
+
+# ---------- default folders, presets in --help ----------
+
+def test_default_folders_are_the_repos_wherever_the_script_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for get_config in (train.get_config, linear_q.get_config):
+        config = get_config([])
+        assert Path(config.save_dir) == REPO / "models" / "part1_tabular_q"
+        assert Path(config.log_dir) == REPO / "tabular_logs"
+        explicit = get_config(["--save-dir", "mine", "--log-dir", "my_logs"])  # explicit flags: as given
+        assert (explicit.save_dir, explicit.log_dir) == ("mine", "my_logs")
+
+
+def help_text(main, argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines; compare with single spaces
+
+
+def test_help_shows_the_presets_defaults(capsys):
+    shown = help_text(train.main, ["--help"], capsys)
     for flag in ["--env-id", "--seed", "--total-steps", "--eval-every", "--eval-episodes", "--log-dir",
                  "--save-dir", "--alpha", "--nvec-s", "--no-slippery"]:
-        assert flag in shown.stdout
-    assert "discount factor" in shown.stdout
+        assert flag in shown
+    assert "discount factor (default: 0.99)" in shown and "(default: 200000)" in shown
+    shown = help_text(train.main, ["--env-id", "Pendulum-v1", "--help"], capsys)
+    assert "(default: Pendulum-v1)" in shown and "(default: 3000000)" in shown and "(default: 0.98)" in shown
+    shown = help_text(linear_q.main, ["--help"], capsys)
+    assert "(default: MountainCar-v0)" in shown and "(default: 150000)" in shown
 
 
-def assert_clean_error(done, *words):
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+# ---------- Ctrl-C ----------
+
+def wait_for(condition, seconds=90):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.1)
+    assert condition()
+
+
+def interrupt(process):
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def start(tmp_path, *args):
+    return subprocess.Popen([sys.executable, *map(str, args)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_keeps_the_best_model_and_says_where(tmp_path):
+    process = start(tmp_path, PART_DIR / "train.py", "--total-steps", "100000000", "--eval-every", "5000",
+                    "--eval-episodes", "10", "--log-dir", "logs", "--save-dir", "models")
+    model = tmp_path / "models" / "FrozenLake-v1__q_table__1.pth"
+    wait_for(model.exists)
+    time.sleep(0.5)
+    code, stderr = interrupt(process)
+    assert code == 130 and "Traceback" not in stderr
+    assert f"the best model of this run" in stderr and f"is at models/FrozenLake-v1__q_table__1.pth" in stderr
+    checkpoint = torch.load(model, weights_only=True)  # a whole file, never a half-written one
+    assert checkpoint["table"].shape == (16, 4)
+    assert not list((tmp_path / "models").glob("*.tmp"))
+
+
+def test_ctrl_c_before_the_first_evaluation_says_no_model(tmp_path):
+    process = start(tmp_path, PART_DIR / "train.py", "--total-steps", "100000000", "--eval-every", "100000000",
+                    "--log-dir", "logs", "--save-dir", "models")
+    wait_for(lambda: (tmp_path / "logs").exists() and any((tmp_path / "logs").glob("*/evaluations.csv")))
+    time.sleep(0.5)  # inside the training loop now
+    code, stderr = interrupt(process)
+    assert code == 130 and "Traceback" not in stderr
+    assert "interrupted before the first evaluation: this run saved no model" in stderr
+    assert not (tmp_path / "models" / "FrozenLake-v1__q_table__1.pth").exists()
+
+
+def test_test_py_gif_is_quiet_and_ctrl_c_is_clean(tmp_path):
+    """--gif on a headless machine: no SDL chatter on stderr; Ctrl-C while playing: exit 130, no traceback."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "SDL_VIDEODRIVER", "DISPLAY")}
+    model = REPO / "models" / "part1_tabular_q" / "FrozenLake-v1__q_table.pth"
+    process = subprocess.Popen([sys.executable, str(PART_DIR / "test.py"), str(model), "--episodes", "100000000",
+                                "--gif", "run.gif"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    # SDL is loaded at the first rendered frame, i.e. once test.py is playing episodes
+    wait_for(lambda: "SDL" in Path(f"/proc/{process.pid}/maps").read_text())
+    time.sleep(0.5)
+    code, stderr = interrupt(process)
+    assert code == 130 and "Traceback" not in stderr and "XDG_RUNTIME_DIR" not in stderr, stderr
+    assert stderr.strip().splitlines() == ["interrupted"]
+
+
+def test_gif_records_a_bounded_number_of_episodes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    frames = {}
+    monkeypatch.setattr(test_script, "save_gif", lambda images, path, fps: frames.update({path: len(images)}))
+    model = str(REPO / "models" / "part1_tabular_q" / "Pendulum-v1__q_table.pth")
+    run_main(test_script.main, [model, "--episodes", "2", "--gif", "run.gif"])
+    assert frames == {"run.gif": 201}  # the first episode (reset + 200 steps) by default, not both episodes
+
+
+# ---------- bad input: one readable line on stderr, exit code 2 ----------
+
+def assert_clean_error(main, argv, capsys, *words):
+    with pytest.raises(SystemExit) as stop:
+        run_main(main, argv)
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
     for word in words:
         assert word in lines[0]
 
 
-def write_checkpoint(path, **entries):
-    torch.save(entries, path)
-    return path
-
-
 @pytest.mark.parametrize("script,args,words", [
-    ("train.py", ["--env-id", "NoSuchEnv-v0"], ["unknown environment", "NoSuchEnv-v0"]),
-    ("train.py", ["--env-id", "CartPole-v1"], ["infinite"]),            # unbounded velocities: no table
-    ("train.py", ["--env-id", "Pendulum-v1", "--nvec-u", "10"], ["odd"]),
-    ("train.py", ["--map-name", "5x5"], ["4x4 or 8x8"]),
-    ("linear_q.py", ["--env-id", "Pendulum-v1"], ["Discrete actions"]),
-    ("linear_q.py", ["--features", "wavelets"], ["rbf or fourier"]),
-    ("test.py", ["missing.pth"], ["no model file"]),
+    ("train", ["--env-id", "NoSuchEnv-v0"], ["unknown environment", "NoSuchEnv-v0"]),
+    ("train", ["--env-id", "CartPole-v1"], ["infinite"]),            # unbounded velocities: no table
+    ("train", ["--env-id", "Pendulum-v1", "--nvec-u", "10"], ["odd"]),
+    ("train", ["--map-name", "5x5"], ["4x4 or 8x8"]),
+    ("train", ["--total-steps", "0"], ["positive"]),
+    ("linear_q", ["--env-id", "Pendulum-v1"], ["Discrete actions"]),
+    ("linear_q", ["--features", "wavelets"], ["rbf or fourier"]),
+    ("test", ["missing.pth"], ["no model file"]),
+    ("test", [str(REPO / "models" / "part1_tabular_q" / "FrozenLake-v1__q_table.pth"), "--gif-episodes", "0"],
+     ["positive"]),
 ])
-def test_bad_input(run_script, script, args, words):
-    assert_clean_error(run_script(script, *args), *words)
+def test_bad_input(capsys, tmp_path, script, args, words):
+    main = {"train": train.main, "linear_q": linear_q.main, "test": test_script.main}[script]
+    assert_clean_error(main, [*args, "--log-dir", str(tmp_path / "l"), "--save-dir", str(tmp_path / "m")]
+                       if script != "test" else args, capsys, *words)
 
 
-def test_mismatched_checkpoints(run_script, tmp_path):
+def test_mismatched_checkpoints(tmp_path, capsys):
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint at all")
-    assert_clean_error(run_script("test.py", "garbage.pth"), "not a readable checkpoint")
-    write_checkpoint(tmp_path / "dqn.pth", part="part2_dqn", algo="dqn", state_dict={}, config={})
-    assert_clean_error(run_script("test.py", "dqn.pth"), "not a part1_tabular_q checkpoint", "part2_dqn")
+    assert_clean_error(test_script.main, [str(tmp_path / "garbage.pth")], capsys, "not a readable checkpoint")
+    torch.save(dict(part="part2_dqn", algo="dqn", state_dict={}, config={}), tmp_path / "dqn.pth")
+    assert_clean_error(test_script.main, [str(tmp_path / "dqn.pth")], capsys, "not a part1_tabular_q checkpoint", "part2_dqn")
     config = {"env_id": "FrozenLake-v1", "map_name": "4x4", "slippery": True, "seed": 1}
-    write_checkpoint(tmp_path / "wrong.pth", part="part1_tabular_q", algo="q_table", table=torch.zeros(64, 4),
-                     config=config, eval_return=0.0, step=1)
-    assert_clean_error(run_script("test.py", "wrong.pth"), "does not fit")
+    torch.save(dict(part="part1_tabular_q", algo="q_table", table=torch.zeros(64, 4), config=config, eval_return=0.0,
+                    step=1), tmp_path / "wrong.pth")
+    assert_clean_error(test_script.main, [str(tmp_path / "wrong.pth")], capsys, "does not fit")
 
 
-def test_unwritable_folders(run_script, tmp_path):
+def test_unwritable_folders(tmp_path, capsys):
     (tmp_path / "a_file").write_text("")
-    assert_clean_error(run_script("train.py", *TINY, "--save-dir", "a_file/models"), "cannot write the model folder")
-    assert_clean_error(run_script("train.py", *TINY, "--log-dir", "a_file/logs"), "cannot write the log folder")
-
-
-def test_ctrl_c_keeps_the_best_model(tmp_path):
-    process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
-                                "--eval-every", "5000", "--eval-episodes", "10", "--log-dir", "logs",
-                                "--save-dir", "models"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    model = tmp_path / "models" / "FrozenLake-v1__q_table__1.pth"
-    deadline = time.time() + 60
-    while not model.exists() and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
-    checkpoint = torch.load(model, weights_only=True)  # a whole file, never a half-written one
-    assert checkpoint["table"].shape == (16, 4)
-    assert not list((tmp_path / "models").glob("*.tmp"))
+    assert_clean_error(train.main, [*TINY, "--save-dir", str(tmp_path / "a_file/models")], capsys,
+                       "cannot write the model folder")
+    assert_clean_error(train.main, [*TINY, "--save-dir", str(tmp_path / "m"), "--log-dir", str(tmp_path / "a_file/logs")],
+                       capsys, "cannot write the log folder")
