@@ -1,0 +1,215 @@
+"""The SAC agent: a squashed Gaussian actor, twin critics with lagging targets, and a self-tuning temperature.
+
+    get_action(obs, greedy)   one action in [-1, 1]: a sample from the policy, or its mean when greedy
+    collect_rollouts(env, n)  n environment steps into the replay memory
+    learn(gradient_steps)     that many soft actor-critic updates, one minibatch each (`update`)
+    update(batch)             critic step, actor step, temperature step, Polyak target update
+    evaluate(env, episodes)   greedy (mean action) episodes on a separate env
+    train(env, ...)           alternate collect_rollouts and learn until the step budget is spent
+"""
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+
+from memory import ReplayMemory
+from networks import Actor, TwinQNetwork
+
+
+def soft_td_target(rewards, next_q, next_log_prob, terminated, gamma, alpha):
+    """The soft Bellman target y = r + gamma * (1 - terminated) * (min_i Q_target_i(s', a') - alpha * log pi(a'|s')).
+
+    a' ~ pi(.|s') is a fresh sample from the current policy; the soft value of s' is the expected Q minus
+    the temperature times the log-probability, i.e. plus alpha times the policy's entropy there.
+    The min over the twin target critics counters the overestimation that maximising through a learned
+    Q causes (the same bias Double DQN fights in Part 2).
+    Pitfall: only *terminated* stops the bootstrap. An episode cut by its time limit did not end for the
+    pendulum: its last transition still bootstraps from s'.
+    rewards, next_log_prob, terminated: (batch,); next_q: (2, batch); gamma, alpha: floats or 0-d tensors.
+    Returns (batch,).
+    """
+    soft_value = next_q.min(dim=0).values - alpha * next_log_prob
+    return rewards + gamma * (1.0 - terminated) * soft_value
+
+
+class Agent:
+    """Soft actor-critic (Haarnoja et al. 2018, with the automatic temperature of the follow-up paper).
+
+    `config` is train.Config; obs_dim and action_dim are integers. Actions live in [-1, 1]^action_dim.
+    """
+
+    def __init__(self, config, obs_dim, action_dim, device="cpu"):
+        c = self.config = config
+        self.obs_dim, self.action_dim, self.device = obs_dim, action_dim, torch.device(device)
+        self.actor = Actor(obs_dim, action_dim, c.hidden).to(self.device)
+        self.critic = TwinQNetwork(obs_dim, action_dim, c.hidden).to(self.device)
+        # Target critics: a slowly following copy (Polyak averaging) that gives the regression its labels;
+        # labels computed by the critic being trained would move with every step.
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        # fused=True: one kernel updates every tensor of a network (the plain loop over tensors costs more
+        # than the arithmetic for networks this small); the same Adam, the same numbers.
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate, fused=True)
+        # The temperature alpha weighs entropy against reward. Learned as log(alpha) so it stays positive.
+        self.log_alpha = torch.tensor(math.log(c.alpha), device=self.device, requires_grad=c.autotune)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.learning_rate) if c.autotune else None
+        # Target entropy -|A|: the usual heuristic, about "one nat less per action dimension than uniform".
+        self.target_entropy = -float(action_dim) if c.target_entropy == "auto" else float(c.target_entropy)
+        capacity = min(c.buffer_size, c.total_steps)  # a run never stores more than total_steps transitions
+        self.memory = ReplayMemory(capacity, obs_dim, action_dim, seed=c.seed, device=self.device)
+        self.rng = np.random.default_rng(c.seed)  # exploration noise for acting, one observation at a time
+        self.steps, self.gradient_steps = 0, 0
+        self.obs = None  # the training env's current observation, carried across collect_rollouts calls
+        self.episode_return, self.episode_length = 0.0, 0
+        self.finished_episodes = []  # (return, length) since the last log
+        self.stats = {}  # the last update's losses etc., as 0-d tensors (turned into floats only when logged)
+
+    @property
+    def alpha(self):
+        return self.log_alpha.detach().exp()
+
+    # ---------- acting ----------
+
+    def get_action(self, obs, greedy=False):
+        """One action (action_dim,) float32 in [-1, 1] for one observation (obs_dim,).
+
+        Greedy: tanh(mean), the policy's most likely action. Otherwise tanh(mean + std * noise), a sample
+        from the policy; before `learning_starts` steps, a uniform random action (the actor knows nothing
+        yet, and uniform actions fill the memory with varied experience).
+        """
+        if not greedy and self.steps < self.config.learning_starts:
+            return self.rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)
+        with torch.no_grad():
+            mean, log_std = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0))
+        mean, log_std = mean[0].cpu().numpy(), log_std[0].cpu().numpy()
+        if greedy:
+            return np.tanh(mean)
+        return np.tanh(mean + np.exp(log_std) * self.rng.standard_normal(self.action_dim)).astype(np.float32)
+
+    def collect_rollouts(self, env, n_env_steps):
+        """Take `n_env_steps` steps in `env` with the stochastic policy, pushing every transition into memory."""
+        if self.obs is None:
+            self.obs, _ = env.reset(seed=self.config.seed)
+        for _ in range(n_env_steps):
+            action = self.get_action(self.obs)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            # next_obs is the true last observation even when the episode ends here; only `terminated`
+            # is stored: a truncated transition is an ordinary one for learning.
+            self.memory.push(self.obs, action, reward, next_obs, terminated)
+            self.episode_return += float(reward)
+            self.episode_length += 1
+            self.steps += 1
+            if terminated or truncated:
+                self.finished_episodes.append((self.episode_return, self.episode_length))
+                self.episode_return, self.episode_length = 0.0, 0
+                next_obs, _ = env.reset()
+            self.obs = next_obs
+
+    # ---------- learning ----------
+
+    def learn(self, gradient_steps):
+        """`gradient_steps` soft actor-critic updates, each on a fresh minibatch from the memory."""
+        for _ in range(gradient_steps):
+            self.update(*self.memory.sample(self.config.batch_size))
+
+    def update(self, obs, actions, rewards, next_obs, terminated):
+        """One SAC update on one minibatch: obs (batch, obs_dim), actions (batch, action_dim), rewards and
+        terminated (batch,), next_obs (batch, obs_dim). Leaves its losses in `self.stats`."""
+        c = self.config
+        alpha = self.alpha  # this step's temperature, a constant for the critic and actor losses
+
+        # 1. Critics: regress both Q1(s, a) and Q2(s, a) onto the soft Bellman target.
+        with torch.no_grad():  # the target is a fixed label: no gradient may flow into it
+            next_actions, next_log_prob = self.actor.sample(next_obs)
+            next_q = self.critic_target(next_obs, next_actions)  # (2, batch)
+            target = soft_td_target(rewards, next_q, next_log_prob, terminated, c.gamma, alpha)
+        q = self.critic(obs, actions)  # (2, batch): both critics in one pass
+        critic_losses = ((q - target) ** 2).mean(dim=1)  # one mean squared error per critic
+        critic_loss = critic_losses.sum()
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+
+        # 2. Actor: maximise E[min_i Q_i(s, a) - alpha * log pi(a|s)] with a = tanh(mean + std * noise)
+        #    differentiable in the actor's weights (reparameterisation). The critics are only a road for
+        #    the gradient here: freezing them skips computing their weight gradients.
+        self.critic.requires_grad_(False)
+        new_actions, log_prob = self.actor.sample(obs)
+        q_new = self.critic(obs, new_actions).min(dim=0).values
+        actor_loss = (alpha * log_prob - q_new).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        self.critic.requires_grad_(True)
+
+        # 3. Temperature: J(alpha) = E[-log_alpha * (log pi(a|s) + target_entropy)]. The entropy is about
+        #    -log pi: above the target, (log pi + target) < 0 and the step lowers alpha; below, it raises it.
+        if c.autotune:
+            alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+            self.stats["alpha_loss"] = alpha_loss.detach()
+
+        # 4. Targets follow the critics slowly: target <- tau * critic + (1 - tau) * target.
+        self.update_target()
+        self.gradient_steps += 1
+        self.stats.update(critic1_loss=critic_losses[0].detach(), critic2_loss=critic_losses[1].detach(),
+                          actor_loss=actor_loss.detach(), entropy=-log_prob.detach().mean(),
+                          mean_q=q.detach().mean(), alpha=alpha)
+
+    @torch.no_grad()
+    def update_target(self):
+        """Polyak averaging, target <- tau * critic + (1 - tau) * target, written as lerp_ per tensor."""
+        for target, online in zip(self.critic_target.parameters(), self.critic.parameters()):
+            target.lerp_(online, self.config.tau)
+
+    # ---------- evaluation and the loop ----------
+
+    def evaluate(self, env, episodes, seed=None, on_frame=None):
+        """Greedy (mean action) episodes on `env`. Returns (mean, std) of the episode returns.
+
+        `seed` seeds the first reset only, so successive evaluations see fresh episodes. `on_frame()` is
+        called after every step (test.py records frames and angles with it).
+        """
+        returns = np.zeros(episodes)
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed if episode == 0 else None)
+            done = False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(self.get_action(obs, greedy=True))
+                returns[episode] += reward
+                done = terminated or truncated
+                if on_frame is not None:
+                    on_frame()
+        return float(returns.mean()), float(returns.std())
+
+    def train(self, env, on_log=None, on_eval=None):
+        """Collect `train_freq` steps, then `gradient_steps` updates, until `total_steps` are spent.
+
+        `on_eval(step, train_seconds)` runs every `eval_every` steps and once more at the final step if the
+        last scheduled one was not there (so every completed run ends with an evaluation of its final
+        policy). `on_log(step, episodes, stats)` runs at most every 1000 steps once episodes have finished.
+        Returns the training seconds, evaluation excluded.
+        """
+        c = self.config
+        next_eval, next_log = c.eval_every, 0
+        train_seconds, start = 0.0, time.perf_counter()
+        while self.steps < c.total_steps:
+            n = min(c.train_freq, c.total_steps - self.steps, next_eval - self.steps)
+            self.collect_rollouts(env, n)
+            if self.steps >= c.learning_starts:
+                # gradient_steps per train_freq env steps; a partial round (before an eval) gets its share
+                self.learn(max(1, round(c.gradient_steps * n / c.train_freq)))
+            if on_log is not None and self.steps >= next_log and self.finished_episodes:
+                on_log(self.steps, self.finished_episodes, {k: float(v) for k, v in self.stats.items()})
+                self.finished_episodes, next_log = [], self.steps + 1000
+            if self.steps >= next_eval or self.steps == c.total_steps:
+                train_seconds += time.perf_counter() - start
+                if on_eval is not None:
+                    on_eval(self.steps, train_seconds)
+                next_eval += c.eval_every
+                start = time.perf_counter()
+        return train_seconds + time.perf_counter() - start
