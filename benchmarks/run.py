@@ -4,13 +4,15 @@
     python benchmarks/run.py full                       # what the READMEs' tables come from
     python benchmarks/run.py full --part part2_dqn      # only one part's jobs (and its table)
     python benchmarks/run.py full --job cartpole        # only jobs with this name
-    python benchmarks/run.py full --report-only         # redraw tables and plots from saved results
+    python benchmarks/run.py full --report-only         # redraw tables, plots and the closing comparison
 
-Jobs run one after another (never side by side: the machine has two cores). Each (job, seed) writes
-`benchmarks/results/<suite>/<job>__seed<N>.json` with env steps and training seconds to the threshold
-(first greedy evaluation at or above it), steps/s, the final greedy test of the best model (mean ± std),
-and the machine it ran on. The report step turns those files into each part's README table (between the
-`<!-- results:<suite> -->` markers) and `plots/<job>.png` (full suite only: mean over seeds with a min-max band).
+Jobs run one after another (never side by side: the machine has two cores), each with one torch thread.
+Each (job, seed) writes `benchmarks/results/<suite>/<job>__seed<N>.json`: the commit it ran from and whether
+the tree had uncommitted changes, the command (paths relative to the repo), env steps and training seconds
+to the threshold, steps/s, the evaluation curve, the final greedy test of the best model, the machine. The
+report step turns those files into each part's README table (between the `<!-- results:<suite> -->`
+markers), `<part>/plots/<job>.png` (full suite only), and the series' closing comparison in the top-level
+README (between the `<!-- results:closing -->` markers, full suite only). benchmarks/README.md has the details.
 """
 import argparse
 import csv
@@ -29,13 +31,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob
+from suites import SUITES, CommandJob, Job, SideBySideJob
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-RUNS = REPO / "benchmarks" / "runs"
+RUNS = Path("benchmarks") / "runs"  # relative to the repo, where every command runs
 SB3_PYTHON = os.environ.get("SB3_PYTHON", str(REPO.parent / "sb3-env" / "bin" / "python"))
-SB3_ANCHOR = os.environ.get("SB3_ANCHOR", str(REPO.parent / "shared" / "peers" / "sb3_anchor.py"))
+FORMAT = 2  # results files with commit, dirty and repo-relative paths; files without "format" came before
+
+# The series' closing comparison (top-level README): the envs several parts solve, and the score that counts
+# as solving each one (steps and seconds to the first greedy evaluation at or above it).
+CLOSING = {"CartPole-v1": 500.0, "Pendulum-v1": -200.0, "LunarLander-v3": 200.0, "LunarLanderContinuous-v3": 200.0}
 
 
 def machine():
@@ -50,96 +56,152 @@ def machine():
         pass
     import torch
 
-    return dict(cpu=cpu, cores=os.cpu_count(), torch_threads=torch.get_num_threads(), python=platform.python_version(),
-                torch=torch.__version__, os=platform.platform(terse=True))
+    return dict(cpu=cpu, cores=os.cpu_count(), python=platform.python_version(), torch=torch.__version__,
+                os=platform.platform(terse=True))
 
 
-def run(command, cwd=REPO):
-    """Run a command, echo its last output line, stop the suite on failure (a broken job is news)."""
+def git_state(part):
+    """{"commit", "dirty", "part_dirty"}: HEAD, whether `git status --porcelain` lists anything, and whether
+    it lists anything in the job's part or in benchmarks/ (None for all three outside a git checkout)."""
+    def git(*args):
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise OSError(done.stderr)
+        return done.stdout.strip()
+
+    try:
+        return dict(commit=git("rev-parse", "HEAD"), dirty=bool(git("status", "--porcelain")),
+                    part_dirty=bool(git("status", "--porcelain", "--", part, "benchmarks")))
+    except OSError:
+        return dict(commit=None, dirty=None, part_dirty=None)
+
+
+def rel(path):
+    """`path` relative to the repo when it lies inside it (results files never hold absolute paths)."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return str(path.resolve().relative_to(REPO))
+        except ValueError:
+            return str(path)
+    return str(path)
+
+
+def run(command):
+    """Run a command in the repo with one thread for OpenMP (scripts without a torch-threads flag use it
+    too), echo nothing, stop the suite on failure (a broken job is news)."""
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
     if done.returncode != 0:
         sys.exit(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
     return done.stdout, time.perf_counter() - started
 
 
 def read_curve(run_dir):
+    """[[step, mean, train_seconds], ...] from a run's evaluations.csv."""
     with open(run_dir / "evaluations.csv") as f:
-        return [dict(step=int(r["step"]), train_seconds=float(r["train_seconds"]), mean=float(r["mean"]),
-                     std=float(r["std"])) for r in csv.DictReader(f)]
+        return [[int(r["step"]), float(r["mean"]), float(r["train_seconds"])] for r in csv.DictReader(f)]
 
 
-def run_job(suite, job, seed, info):
+def first_hit(curve, threshold):
+    """(step, train seconds or None) of the first evaluation at or above `threshold`, or None.
+
+    `curve` rows are [step, mean, train_seconds] ([step, mean] in Job files from before format 2).
+    """
+    row = next((row for row in curve if row[1] >= threshold), None)
+    return None if row is None else (row[0], row[2] if len(row) > 2 else None)
+
+
+def run_job(suite, job, seed):
     work = RUNS / suite / f"{job.name}__seed{seed}"
-    shutil.rmtree(work, ignore_errors=True)
-    part = REPO / job.part
-    command = [sys.executable, str(part / job.script), *job.args, "--seed", str(seed),
+    shutil.rmtree(REPO / work, ignore_errors=True)
+    threads = [] if job.torch_threads is None else ["--torch-threads", str(job.torch_threads)]
+    command = [sys.executable, f"{job.part}/{job.script}", *job.args, *threads, "--seed", str(seed),
                "--log-dir", str(work / "logs"), "--save-dir", str(work / "models")]
+    state = git_state(job.part)  # before the run: what the run's code was
     _, wall = run(command)
-    run_dir = next((work / "logs").iterdir())
+    run_dir = next((REPO / work / "logs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     curve = read_curve(run_dir)
-    hit = next((row for row in curve if row["mean"] >= job.threshold), None)
-    stdout, _ = run([sys.executable, str(part / "test.py"), summary["model"], "--episodes", str(job.final_episodes),
+    hit = first_hit(curve, job.threshold)
+    if not summary.get("model"):
+        sys.exit(f"benchmark run left no model: {' '.join(command)}")
+    model = rel(REPO / summary["model"])
+    stdout, _ = run([sys.executable, f"{job.part}/test.py", model, "--episodes", str(job.final_episodes),
                      "--seed", str(100_000 + seed), "--json"])
     final = json.loads(stdout.strip().splitlines()[-1])
-    result = dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, command=command[1:],
-                  last_eval=curve[-1]["mean"],
+    result = dict(format=FORMAT, suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, **state,
+                  command=command[1:], torch_threads=job.torch_threads, last_eval=curve[-1][1],
                   steps=summary["steps"], train_seconds=summary["train_seconds"], wall_seconds=round(wall, 1),
                   steps_per_second=summary["steps_per_second"], speed_key=job.speed_key,
                   compared_steps_per_second=summary[job.speed_key], threshold=job.threshold,
-                  steps_to_threshold=hit["step"] if hit else None,
-                  seconds_to_threshold=hit["train_seconds"] if hit else None,
+                  steps_to_threshold=hit[0] if hit else None, seconds_to_threshold=hit[1] if hit else None,
                   best_eval=summary["best_eval"], best_step=summary["best_step"], final=final,
-                  curve=[(row["step"], row["mean"]) for row in curve], model=summary["model"], machine=info)
-    if job.raw_speed:
-        stdout, _ = run([sys.executable, str(REPO / "benchmarks" / "raw_speed.py"), job.part, job.script, *job.args,
+                  curve=curve, model=model, machine=machine())
+    if summary.get("raw_steps_per_second") is not None:  # the run measured its env's raw rate itself
+        result["raw_steps_per_second"] = summary["raw_steps_per_second"]
+    elif job.raw_speed:
+        stdout, _ = run([sys.executable, "benchmarks/raw_speed.py", job.part, job.script, *job.args, *threads,
                          "--seed", str(seed)])
         result["raw_steps_per_second"] = json.loads(stdout)["raw_steps_per_second"]
     return result
 
 
-def run_peer(suite, job, seed, info):
+def run_side_by_side(suite, job, seed):
+    """benchmarks/side_by_side.py for one pair and one seed, with the SB3 Python (it imports both trainings)."""
     if not Path(SB3_PYTHON).exists():
-        print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (see ../shared/peers/README.md)")
+        print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (set SB3_PYTHON; see benchmarks/README.md)")
         return None
-    stdout, wall = run([SB3_PYTHON, SB3_ANCHOR, job.algo, job.env_id, str(seed), str(job.threshold),
-                        str(job.eval_every)])
-    peer = json.loads(stdout.strip().splitlines()[-1])
-    return dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, peer=True,
-                steps=peer["steps"], train_seconds=peer["train_s"], wall_seconds=round(wall, 1),
-                steps_per_second=peer["steps_per_s"], threshold=job.threshold,
-                steps_to_threshold=peer["hit"][0] if peer["hit"] else None,
-                seconds_to_threshold=peer["hit"][1] if peer["hit"] else None,
-                final=dict(mean=peer["final_mean"], std=peer["final_std"], episodes=20),
-                last_eval=peer["curve"][-1][1] if peer["curve"] else None,
-                curve=peer["curve"], machine=info)
-
-
-def run_side_by_side(suite, job, seed, info):
-    """benchmarks/side_by_side.py for one seed, with the peer's Python (it imports both trainings)."""
-    if not Path(SB3_PYTHON).exists():
-        print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (see ../shared/peers/README.md)")
-        return None
-    stdout, wall = run([SB3_PYTHON, str(REPO / "benchmarks" / "side_by_side.py"), "--seeds", str(seed), "--json"])
+    command = [SB3_PYTHON, "benchmarks/side_by_side.py", job.pair, "--seeds", str(seed), "--json"]
+    state = git_state(job.part)
+    stdout, wall = run(command)
     both = json.loads(stdout.strip().splitlines()[-1])
-    return dict(suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, side_by_side=True,
-                ours=both["ours"], peer=both["sb3"], wall_seconds=round(wall, 1), machine=info)
+    return dict(format=FORMAT, suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, **state,
+                command=command[1:], side_by_side=True, pair=job.pair, torch_threads=both["torch_threads"],
+                eval_every=both["eval_every"], ours=both["ours"], peer=both["sb3"], wall_seconds=round(wall, 1),
+                machine=machine())
 
 
 def ship(suite, job):
     """Copy the best seed's model (by the final greedy test) to models/<part>/, and draw its plot."""
-    results = load_results(suite, job.name)
+    results = load_results(suite, job)
     best = max(results, key=lambda r: r["final"][job.metric])
     target = REPO / "models" / job.part / job.ship
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best["model"], target)
-    print(f"  shipped seed {best['seed']} ({job.metric} {best['final'][job.metric]}) as {target.relative_to(REPO)}")
+    shutil.copyfile(REPO / best["model"], target)
+    print(f"  shipped seed {best['seed']} ({job.metric} {best['final'][job.metric]}) as {rel(target)}")
     if job.plot:
-        plots = REPO / job.part / "plots"
-        plots.mkdir(exist_ok=True)
-        run([sys.executable, str(REPO / job.part / "test.py"), str(target), "--episodes", "1",
-             "--plot", str(plots / f"{job.name}_model.png")])
+        (REPO / job.part / "plots").mkdir(exist_ok=True)
+        run([sys.executable, f"{job.part}/test.py", rel(target), "--episodes", "1",
+             "--plot", f"{job.part}/plots/{job.name}_model.png"])
+
+
+# ---------- results files ----------
+
+def normalise(r):
+    """A results file as the report reads it, whatever its format.
+
+    Files from before format 2 hold no commit (shown as such), curves of [step, mean] without seconds, and,
+    for jobs that ran twice per seed, `speed_runs` with a mean speed beside the later run's other fields:
+    the row takes the later run's own speed, so that every number in it comes from one run.
+    """
+    r = dict(r, commit=r.get("commit"), dirty=r.get("dirty"), part_dirty=r.get("part_dirty"))
+    if r.get("speed_runs"):
+        r["steps_per_second"] = r["speed_runs"][-1]
+    if r.get("side_by_side") and "format" not in r:  # side-by-side curves were [step, train_seconds, mean]
+        for side in ("ours", "peer"):
+            r[side] = dict(r[side], curve=[[step, mean, seconds] for step, seconds, mean in r[side]["curve"]])
+    return r
+
+
+def load_results(suite, job):
+    """The job's results files for the seeds the suite lists now (files of other seeds are left out)."""
+    found = []
+    for seed in job.seeds:
+        path = RESULTS / suite / f"{job.name}__seed{seed}.json"
+        if path.exists():
+            found.append(normalise(json.loads(path.read_text())))
+    return found
 
 
 # ---------- report ----------
@@ -150,7 +212,7 @@ def fmt(x, digits=0):
 
 def passes(job, r):
     """True/False against every claim the job makes, None when it makes none."""
-    claims = (job.target, job.last_target, job.max_steps, job.speed_target) if isinstance(job, Job) else (None,)
+    claims = (job.target, job.last_target, job.max_steps, job.speed_target)
     if all(claim is None for claim in claims):
         return None
     ok = job.target is None or r["final"][job.metric] >= job.target
@@ -162,54 +224,41 @@ def passes(job, r):
 
 
 def job_rows(job, results):
-    """One Markdown row per seed."""
+    """One Markdown row per seed, passes and failures alike."""
     rows = []
     for r in results:
         final = r["final"]
         digits = 3 if abs(final["mean"]) < 10 else 1
         final_text = f"{final['mean']:.{digits}f} ± {final['std']:.{digits}f} ({final['episodes']} ep)"
-        if isinstance(job, Job) and job.metric == "success_rate":
+        if job.metric == "success_rate":
             final_text = f"success {final['success_rate']:.3f} ({final['episodes']} ep)"
         speed = fmt(r["steps_per_second"])
-        if r.get("speed_runs"):
-            speed += f" (mean of {' and '.join(fmt(x) for x in r['speed_runs'])})"
         if r.get("raw_steps_per_second"):
             compared = r.get("compared_steps_per_second", r["steps_per_second"])
-            what = "collection " if r.get("speed_key", "steps_per_second") != "steps_per_second" else ""
-            if what:
-                speed += f"; {what}{fmt(compared)}"
+            if r.get("speed_key", "steps_per_second") != "steps_per_second":
+                speed += f"; collection {fmt(compared)}"
             speed += f" / raw {fmt(r['raw_steps_per_second'])} ({compared / r['raw_steps_per_second']:.0%})"
         verdict = {True: " ✅", False: " ❌", None: ""}[passes(job, r)]
-        rows.append(f"| {r['label']}{' (SB3)' if r.get('peer') else ''} | {r['seed']} | {fmt(r['steps'])} | "
-                    f"{fmt(r['steps_to_threshold'])} | {fmt(r['seconds_to_threshold'], 1)} | {speed} | "
+        rows.append(f"| {r['label']} | {r['seed']} | {fmt(r['steps'])} | {fmt(r['steps_to_threshold'])} | "
+                    f"{fmt(r['seconds_to_threshold'], 1)} | {speed} | "
                     f"{fmt(r['curve'][-1][1] if r['curve'] else None, digits)} | {final_text}{verdict} |")
     return rows
 
 
-def comparison(job, ours, peers):
-    """A sentence of ratios between our runs and the peer's, seed by seed (same session), with the verdict on
-    the job's claims against the peer: speed ratio >= peer_speed_target, and less training time to the
-    threshold (the peer never reaching it counts as more time), on every seed."""
-    by_seed = {p["seed"]: p for p in peers}
-    pairs = [(o, by_seed[o["seed"]]) for o in ours if o["seed"] in by_seed]
-    if not pairs:
-        return []
-    speed = [o["steps_per_second"] / p["steps_per_second"] for o, p in pairs]
-    times = [f"seed {o['seed']}: {fmt(o['seconds_to_threshold'], 1)} s vs {fmt(p['seconds_to_threshold'], 1)} s"
-             for o, p in pairs]
-    repeats = (", each side twice per seed in the order ours, SB3, SB3, ours, speeds averaged"
-               if any("speed_runs" in r for r in ours) else "")
-    text = (f"**{job.label} against Stable-Baselines3** (same settings for network, batch, train frequency and "
-            f"gradient steps; ours and SB3's alternate seed by seed in the same session{repeats}): our env steps per second "
-            f"are {np.mean(speed):.1f}x SB3's (per seed: {', '.join(f'{x:.2f}x' for x in speed)}). Training seconds "
-            f"to the first greedy evaluation >= {job.threshold:g}, ours vs SB3: {'; '.join(times)}.")
-    if job.peer_speed_target is not None:
-        faster = all(x >= job.peer_speed_target for x in speed)
-        sooner = all(o["seconds_to_threshold"] is not None and (p["seconds_to_threshold"] is None or
-                     o["seconds_to_threshold"] < p["seconds_to_threshold"]) for o, p in pairs)
-        text += (f" Claims, every seed: >= {job.peer_speed_target:g}x SB3's steps per second "
-                 f"{'✅' if faster else '❌'}; less training time to {job.threshold:g} {'✅' if sooner else '❌'}.")
-    return ["", text]
+def side_by_side_rows(job, results):
+    """Two rows per seed, ours and SB3's, from the same side-by-side run."""
+    rows = []
+    for r in results:
+        for name, side in (("ours", r["ours"]), ("SB3", r["peer"])):
+            hit = first_hit(side["curve"], job.threshold)
+            last = side["curve"][-1][1] if side["curve"] else None
+            final = side.get("final")
+            final_text = "—" if final is None else (f"{final['mean']:.1f} ± {final['std']:.1f} "
+                                                    f"({final['episodes']} ep, final policy)")
+            rows.append(f"| {job.label}, side by side: {name} | {r['seed']} | {fmt(side['steps'])} | "
+                        f"{fmt(hit[0] if hit else None)} | {fmt(hit[1] if hit else None, 1)} | "
+                        f"{fmt(side['steps_per_second'])} | {fmt(last, 1)} | {final_text} |")
+    return rows
 
 
 def side_by_side_note(job, results):
@@ -217,50 +266,76 @@ def side_by_side_note(job, results):
     ratios, and the verdict on its claims (>= peer_speed_target x the peer's steps/s and less time to the
     threshold, every seed; the peer never reaching it counts as more time)."""
     def seconds(side):
-        return None if side["hit"] is None else side["hit"][1]
+        hit = first_hit(side["curve"], job.threshold)
+        return None if hit is None else hit[1]
 
     ratios = [r["ours"]["steps_per_second"] / r["peer"]["steps_per_second"] for r in results]
     per_seed = "; ".join(
         f"seed {r['seed']}: {fmt(r['ours']['steps_per_second'])} vs {fmt(r['peer']['steps_per_second'])} steps/s "
         f"({x:.2f}x), {fmt(seconds(r['ours']), 1)} s vs {fmt(seconds(r['peer']), 1)} s to {job.threshold:g}"
         for r, x in zip(results, ratios))
-    faster = all(x >= job.peer_speed_target for x in ratios)
-    sooner = all(seconds(r["ours"]) is not None and (seconds(r["peer"]) is None or
-                 seconds(r["ours"]) < seconds(r["peer"])) for r in results)
-    return ["", f"**{job.label} against Stable-Baselines3, side by side** (`benchmarks/side_by_side.py`: both "
-                f"trainings in one process, taking turns at every evaluation, so both meet the same machine; each "
-                f"clock counts its own training only), ours vs SB3: {per_seed}. Claims, every seed: >= "
-                f"{job.peer_speed_target:g}x SB3's steps per second {'✅' if faster else '❌'}; less training time "
-                f"to {job.threshold:g} {'✅' if sooner else '❌'}."]
+    text = (f"**{job.label} against Stable-Baselines3, side by side** (`benchmarks/side_by_side.py "
+            f"{job.pair}`: both trainings in one process, one torch thread each, taking turns at every "
+            f"evaluation, so both meet the same machine; each clock counts its own training only), ours vs "
+            f"SB3: {per_seed}.")
+    if job.peer_speed_target is not None:
+        faster = all(x >= job.peer_speed_target for x in ratios)
+        sooner = all(seconds(r["ours"]) is not None and (seconds(r["peer"]) is None or
+                     seconds(r["ours"]) < seconds(r["peer"])) for r in results)
+        text += (f" Claims, every seed: >= {job.peer_speed_target:g}x SB3's steps per second "
+                 f"{'✅' if faster else '❌'}; less training time to {job.threshold:g} {'✅' if sooner else '❌'}.")
+    return ["", text]
 
 
-def load_results(suite, name):
-    return [json.loads(p.read_text()) for p in sorted((RESULTS / suite).glob(f"{name}__seed*.json"))]
+def provenance(results):
+    """Which code the rows come from: commits, with a word on uncommitted changes; older files say so."""
+    described = []
+    for r in results:
+        if r["commit"] is None:
+            text = "files from before results recorded their commit"
+        else:
+            text = f"commit `{r['commit'][:10]}`"
+            if r["part_dirty"]:
+                text += " with uncommitted changes in this part or benchmarks/"
+            elif r["dirty"]:
+                text += " (uncommitted changes elsewhere in the tree)"
+        if text not in described:
+            described.append(text)
+    return "; ".join(described)
 
 
 def curves_on_grid(curves):
-    """(steps, values): evaluation curves [(step, value), ...] on the union of their steps, shape (curves, steps).
+    """(steps, values): evaluation curves [(step, value, ...), ...] on the union of their steps, shape
+    (curves, steps).
 
     Seeds may evaluate at different steps (Part 3 evaluates after whole batches of episodes), so each curve is
     interpolated linearly onto the union, and left NaN outside its own first and last evaluation.
     """
-    steps = np.array(sorted({s for curve in curves for s, _ in curve}), dtype=float)
+    steps = np.array(sorted({row[0] for curve in curves for row in curve}), dtype=float)
 
     def on_grid(curve):
-        xs, ys = np.array(curve, dtype=float).T
+        xs, ys = np.array([row[:2] for row in curve], dtype=float).T
         return np.where((steps < xs[0]) | (steps > xs[-1]), np.nan, np.interp(steps, xs, ys))
 
     return steps, np.array([on_grid(curve) for curve in curves])
 
 
+def curve_label(results):
+    """The legend of a job's curve: one seed is named, several are a mean (with a min-max band)."""
+    if len(results) == 1:
+        return f"seed {results[0]['seed']}"
+    return f"mean of {len(results)} seeds ({', '.join(str(r['seed']) for r in results)})"
+
+
 def plot_job(job, results, path):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     steps, values = curves_on_grid([r["curve"] for r in results])
-    ax.plot(steps, np.nanmean(values, 0), label=f"mean of {len(results)} seeds")
-    ax.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.25, label="min-max over seeds")
+    ax.plot(steps, np.nanmean(values, 0), label=curve_label(results))
+    if len(results) > 1:
+        ax.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.25, label="min-max over seeds")
     ax.axhline(job.threshold, color="grey", ls="--", lw=1, label=f"threshold {job.threshold:g}")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("greedy evaluation")
+    ax.set_ylabel("greedy success rate" if job.metric == "success_rate" else "greedy evaluation return")
     ax.set_title(job.label)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -268,73 +343,141 @@ def plot_job(job, results, path):
     plt.close(fig)
 
 
+def replace_between(path, name, body):
+    """Put `body` between the `<!-- results:name -->` markers of `path`; False if it has none."""
+    text = path.read_text()
+    start, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    path.write_text(f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}")
+    return True
+
+
 def report(suite, parts):
-    jobs = [j for j in SUITES[suite] if j.part in parts]
+    jobs = [j for j in SUITES[suite] if j.part in parts and not isinstance(j, CommandJob)]
     for part in parts:
-        lines, notes, machines = [], [], set()
-        for job in (j for j in jobs if j.part == part and not isinstance(j, CommandJob)):
-            results = load_results(suite, job.name)
+        lines, notes, everything, machines = [], [], [], set()
+        for job in (j for j in jobs if j.part == part):
+            results = load_results(suite, job)
             if not results:
                 continue
+            everything += results
+            machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}, "
+                         f"Python {r['machine']['python']}" for r in results}
             if isinstance(job, SideBySideJob):
+                lines += side_by_side_rows(job, results)
                 notes += side_by_side_note(job, results)
                 continue
             lines += job_rows(job, results)
-            if isinstance(job, Job) and job.compare_to:
-                notes += comparison(job, results, load_results(suite, job.compare_to))
-            machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}, "
-                         f"Python {r['machine']['python']}" for r in results}
-            if isinstance(job, Job) and suite == "full":  # the READMEs show the full suite's curves, never quick's
+            if suite == "full":  # the READMEs show the full suite's curves, never quick's
                 (REPO / part / "plots").mkdir(exist_ok=True)
                 plot_job(job, results, REPO / part / "plots" / f"{job.name}.png")
         if not lines:
             continue
+        seeds = sorted({r["seed"] for r in everything})
         table = "\n".join([
-            f"Produced by `python benchmarks/run.py {suite} --part {part}` on {'; '.join(sorted(machines))}. "
-            f"Seeds as listed. \"Threshold\": first greedy evaluation at or above the job's threshold; seconds "
+            f"Produced by `python benchmarks/run.py {suite} --part {part}` on {'; '.join(sorted(machines))}, "
+            f"from {provenance(everything)}. Seeds {', '.join(map(str, seeds))}, every one shown, passes and "
+            f"failures alike. \"Threshold\": first greedy evaluation at or above the job's threshold; seconds "
             f"count training only (evaluation excluded). Final: the best saved model played greedily on fresh "
             f"episodes.", "",
             "| run | seed | env steps | steps to threshold | seconds to threshold | steps/s | last eval | final greedy test |",
             "|---|---|---|---|---|---|---|---|", *lines, *notes])
         readme = REPO / part / "README.md"
-        text = readme.read_text()
-        start, end = f"<!-- results:{suite} -->", f"<!-- /results:{suite} -->"
-        if start not in text:
-            print(f"  {readme.relative_to(REPO)} has no {start} marker; table not written")
-            continue
-        head, rest = text.split(start, 1)
-        tail = rest.split(end, 1)[1]
-        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
-        print(f"  wrote the {suite} table of {readme.relative_to(REPO)}")
+        if readme.exists() and replace_between(readme, suite, table):
+            print(f"  wrote the {suite} table of {rel(readme)}")
+        else:
+            print(f"  {rel(readme)} has no <!-- results:{suite} --> marker; table not written")
 
 
-def merge_repeat(earlier, later):
-    """The result of a job's second run of a seed: the later run (its model is the one on disk), with the
-    steps per second averaged over both runs, which are kept in `speed_runs`."""
-    runs = earlier.get("speed_runs", [earlier["steps_per_second"]]) + [later["steps_per_second"]]
-    return dict(later, speed_runs=runs, steps_per_second=round(float(np.mean(runs)), 1))
+# ---------- the series' closing comparison ----------
+
+def closing_entries(suite="full"):
+    """{env_id: [(job, results), ...]} for the CLOSING envs, every job of every part that has results."""
+    entries = {env: [] for env in CLOSING}
+    for job in SUITES[suite]:
+        if isinstance(job, Job) and job.env_id in CLOSING:
+            results = load_results(suite, job)
+            if results:
+                entries[job.env_id].append((job, results))
+    return {env: found for env, found in entries.items() if found}
 
 
-def schedule(jobs):
-    """(job, seed) in run order. A job and the peer it is compared with alternate seed by seed (ours, then
-    SB3's, same seed), so the drift of a shared machine over a session hits both sides alike; with
-    `speed_repeats=2` each seed runs ours, SB3's, SB3's, ours (see `merge_repeat`)."""
-    peers = {j.name: j for j in jobs if isinstance(j, PeerJob)}
-    paired = {j.compare_to for j in jobs if isinstance(j, Job) and j.compare_to in peers}
-    order = []
-    for job in jobs:
-        if job.name in paired:
-            continue
-        for seed in job.seeds:
-            order.append((job, seed))
-            peer = peers.get(job.compare_to) if isinstance(job, Job) else None
-            if peer is not None and seed in peer.seeds:
-                order.append((peer, seed))
-                if job.speed_repeats == 2:  # ours, peer, peer, ours: a steady drift cancels in the mean speeds
-                    order += [(peer, seed), (job, seed)]
-        if isinstance(job, Job) and job.compare_to in peers:  # the peer's seeds that ours do not have
-            order += [(peers[job.compare_to], seed) for seed in peers[job.compare_to].seeds if seed not in job.seeds]
-    return order
+def spread(values, digits=0, unit=""):
+    """`a-b` over seeds (or one value); seeds that never reached the score are counted separately."""
+    reached = [v for v in values if v is not None]
+    missing = len(values) - len(reached)
+    if not reached:
+        return f"not reached ({missing} of {len(values)} seeds)"
+    low, high = min(reached), max(reached)
+    text = fmt(low, digits) + unit if low == high else f"{fmt(low, digits)}-{fmt(high, digits)}{unit}"
+    return text + (f" ({missing} of {len(values)} seeds did not reach it)" if missing else "")
+
+
+def closing_rows(env, found):
+    threshold = CLOSING[env]
+    rows = []
+    for job, results in found:
+        hits = [first_hit(r["curve"], threshold) for r in results]
+        finals = [r["final"]["mean"] for r in results]
+        seconds = [None if h is None else h[1] for h in hits]
+        no_seconds = any(h is not None and h[1] is None for h in hits)
+        rows.append(f"| {job.part.split('_', 1)[0].replace('part', 'Part ')} | {job.algo or job.label} | "
+                    f"{', '.join(str(r['seed']) for r in results)} | {spread(finals, 1)} | "
+                    f"{spread([None if h is None else h[0] for h in hits])} | "
+                    f"{'— (not recorded)' if no_seconds else spread(seconds, 1, ' s')} | "
+                    f"{spread([r['steps'] for r in results])} |")
+    return rows
+
+
+def plot_closing(env, found, path):
+    """Every part's curve on one axis: against env steps (left) and training seconds (right)."""
+    fig, (by_steps, by_seconds) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for job, results in found:
+        name = f"{job.part.split('_', 1)[0].replace('part', 'Part ')}: {job.algo or job.label}"
+        steps, values = curves_on_grid([r["curve"] for r in results])
+        line, = by_steps.plot(steps, np.nanmean(values, 0), label=f"{name} ({curve_label(results)})")
+        if all(len(r["curve"][0]) > 2 for r in results if r["curve"]):
+            seconds, values = curves_on_grid([[(row[2], row[1]) for row in r["curve"]] for r in results])
+            by_seconds.plot(seconds, np.nanmean(values, 0), color=line.get_color())
+    for ax, xlabel in ((by_steps, "environment steps"), (by_seconds, "training seconds (evaluation excluded)")):
+        ax.axhline(CLOSING[env], color="grey", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+    by_steps.set_ylabel("greedy evaluation return")
+    fig.suptitle(env)
+    fig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(found) - 1) // 2), 1, 1))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def closing_report(suite="full"):
+    """The top-level README's closing comparison, from the full suite's results files only."""
+    found_by_env = closing_entries(suite)
+    if not found_by_env:
+        print("  no full-suite results for the closing comparison yet; README.md left as it is")
+        return
+    plots = REPO / "benchmarks" / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    everything = [r for found in found_by_env.values() for _, results in found for r in results]
+    lines = [f"Generated by `python benchmarks/run.py full --report-only` from the full suite's results "
+             f"({provenance(everything)}). Score: the best model's greedy test (mean over its episodes; "
+             f"range over seeds). Steps and seconds: to the first greedy evaluation at or above the score that "
+             f"counts as solving the env, training time only, on this machine (absolute times on a shared "
+             f"machine swing 2-5x; only the side-by-side ratios in the chapters are speed claims)."]
+    for env, found in found_by_env.items():
+        picture = plots / f"closing_{env}.png"
+        plot_closing(env, found, picture)
+        lines += ["", f"**{env}** (solved at {CLOSING[env]:g})", "",
+                  "| part | algorithm | seeds | final greedy score | env steps to solve | seconds to solve | budget |",
+                  "|---|---|---|---|---|---|---|", *closing_rows(env, found), "",
+                  f"![{env}: every part's greedy evaluations]({rel(picture)})"]
+    if replace_between(REPO / "README.md", "closing", "\n".join(lines)):
+        print("  wrote the closing comparison of README.md")
+    else:
+        print("  README.md has no <!-- results:closing --> marker; closing comparison not written")
 
 
 def main():
@@ -343,39 +486,39 @@ def main():
     parser.add_argument("--part", action="append", help="only this part's jobs (repeatable)")
     parser.add_argument("--job", action="append", help="only jobs with this name (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="only regenerate tables and plots")
+    parser.add_argument("--no-report", action="store_true", help="run the jobs and write their results files only")
     args = parser.parse_args()
     jobs = [j for j in SUITES[args.suite] if (not args.part or j.part in args.part) and (not args.job or j.name in args.job)]
     parts = args.part or sorted({j.part for j in SUITES[args.suite]})
     if not args.report_only:
-        info = machine()
         (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
-        finished = {}  # (job name, seed) -> result of this invocation
-        for job, seed in schedule(jobs):
+        for job in jobs:
             if isinstance(job, CommandJob):
                 print(f"{args.suite}/{job.name} ...", flush=True)
-                stdout, wall = run([sys.executable, str(REPO / job.part / job.argv[0]), *job.argv[1:]])
+                stdout, wall = run([sys.executable, f"{job.part}/{job.argv[0]}", *job.argv[1:]])
                 print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
                 continue
-            print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
-            runner = {PeerJob: run_peer, SideBySideJob: run_side_by_side}.get(type(job), run_job)
-            result = runner(args.suite, job, seed, info)
-            if result is None:
-                continue
-            if isinstance(job, SideBySideJob):
+            for seed in job.seeds:
+                print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
+                runner = run_side_by_side if isinstance(job, SideBySideJob) else run_job
+                result = runner(args.suite, job, seed)
+                if result is None:
+                    continue
                 (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
-                print(f"  ours {result['ours']['steps_per_second']:,.0f} vs SB3 {result['peer']['steps_per_second']:,.0f} "
-                      f"steps/s, side by side", flush=True)
-                continue
-            if (job.name, seed) in finished:
-                result = merge_repeat(finished[job.name, seed], result)
-            finished[job.name, seed] = result
-            (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
-            print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
-                  f"final {result['final']}", flush=True)
+                if isinstance(job, SideBySideJob):
+                    print(f"  ours {result['ours']['steps_per_second']:,.0f} vs SB3 "
+                          f"{result['peer']['steps_per_second']:,.0f} steps/s, side by side", flush=True)
+                else:
+                    print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
+                          f"final {result['final']}", flush=True)
         for job in jobs:
-            if isinstance(job, Job) and job.ship:
+            if isinstance(job, Job) and job.ship and args.suite == "full":
                 ship(args.suite, job)
+    if args.no_report:
+        return
     report(args.suite, parts)
+    if args.suite == "full":
+        closing_report()
 
 
 if __name__ == "__main__":

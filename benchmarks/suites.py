@@ -1,8 +1,10 @@
 """The benchmark jobs: which script, which settings, which seeds, and what each job must show.
 
 A `Job` runs a part's training script once per seed, then plays its best saved model greedily with the
-part's test.py. Every later part appends its jobs here. `quick` is a few-minute sanity run with small
-budgets; `full` is where the READMEs' tables come from.
+part's test.py. A `SideBySideJob` trains one of `side_by_side.py`'s pairs (ours and Stable-Baselines3's, in
+one process, taking turns) once per seed: every comparison with SB3 goes through it. Every later part
+appends its jobs here. `quick` is a few-minute sanity run with small budgets; `full` is where the READMEs'
+tables come from, on seeds that tuning never used (tuning used seeds 1-6).
 """
 from dataclasses import dataclass
 
@@ -12,7 +14,7 @@ class Job:
     name: str                      # unique within a suite; names result files and plots
     part: str                      # folder of the part, e.g. "part1_tabular_q"
     script: str                    # training script inside the part
-    args: list                     # arguments after the script (not --seed/--log-dir/--save-dir)
+    args: list                     # arguments after the script (not --seed/--log-dir/--save-dir/--torch-threads)
     seeds: list                    # one run per seed
     label: str                     # row title in the results table
     threshold: float               # "reached" = first greedy evaluation at or above this
@@ -27,21 +29,23 @@ class Job:
     speed_key: str = "steps_per_second"  # which rate of summary.json is compared with the raw one
     ship: str = None               # copy the best seed's model to models/<part>/<ship>
     plot: bool = False             # ask test.py for its plot of the shipped model (--plot)
-    compare_to: str = None         # name of a PeerJob in the same suite: report speed and time ratios
-    peer_speed_target: float = None  # claim: steps/s >= this x the peer's (same seed), and less time to threshold
-    speed_repeats: int = 1         # with compare_to: run each side twice per seed, as ours, peer, peer, ours
+    torch_threads: int = 1         # passed as --torch-threads; None for a script without torch work (no flag)
+    env_id: str = None             # the env, for the series' closing comparison (README.md); None = not in it
+    algo: str = None               # the algorithm's name in the closing comparison (defaults to the label)
 
 
 @dataclass
 class SideBySideJob:
-    """Our training and a peer's in one process, taking turns at every evaluation (benchmarks/side_by_side.py,
-    run with the peer's Python): both meet the same machine within seconds. One result file per seed."""
+    """One of `side_by_side.py`'s pairs: our training and SB3's in one process, taking turns at every
+    evaluation (run with the SB3 Python), so both meet the same machine within seconds. One result file
+    per seed; the table shows both sides' rows and a sentence with the ratios."""
     name: str
     part: str
+    pair: str                      # a key of side_by_side.PAIRS
     seeds: list
     label: str
-    threshold: float
-    peer_speed_target: float       # claim: steps/s >= this x the peer's on every seed, and less time to threshold
+    threshold: float               # "reached" = first greedy evaluation at or above this (either side)
+    peer_speed_target: float = None  # claim: steps/s >= this x SB3's on every seed, and less time to threshold
 
 
 @dataclass
@@ -53,72 +57,63 @@ class CommandJob:
     seeds: tuple = (None,)
 
 
-@dataclass
-class PeerJob:
-    """A Stable-Baselines3 run through ../shared/peers/sb3_anchor.py, for side-by-side ratios."""
-    name: str
-    part: str
-    algo: str
-    env_id: str
-    seeds: list
-    threshold: float
-    eval_every: int
-    label: str
+SEEDS = [101, 102, 103]  # the full suite's claims; tuning used seeds 1-6, never these
+QUICK = [1]
 
-
-SEEDS = [1, 2, 3]
-
+# Part 1's scripts set no torch thread count (the table is numpy; torch is the file format): no flag, and
+# run.py starts every job with OMP_NUM_THREADS=1 anyway.
 PART1_FULL = [
     Job("frozenlake", "part1_tabular_q", "train.py", ["--env-id", "FrozenLake-v1"], SEEDS,
         "FrozenLake-v1 4x4 slippery", threshold=0.72, final_episodes=1000, metric="success_rate",
         target=0.72, target_text="success >= 0.72 over 1000 episodes", raw_speed=True, speed_target=0.7,
-        ship="FrozenLake-v1__q_table.pth", plot=True),
+        ship="FrozenLake-v1__q_table.pth", plot=True, torch_threads=None),
     Job("pendulum_table", "part1_tabular_q", "train.py", ["--env-id", "Pendulum-v1"], SEEDS,
         "Pendulum-v1 10x10x10 states, 11 actions", threshold=-250, final_episodes=100,
         target=-250, target_text="mean >= -250 over 100 episodes", raw_speed=True, speed_target=0.7,
-        ship="Pendulum-v1__q_table.pth", plot=True),
+        ship="Pendulum-v1__q_table.pth", plot=True, torch_threads=None, env_id="Pendulum-v1",
+        algo="tabular Q-learning (binned states, 11 torques)"),
     Job("mountaincar_linear", "part1_tabular_q", "linear_q.py", ["--env-id", "MountainCar-v0"], SEEDS,
         "MountainCar-v0 linear Q (RBF)", threshold=-130, final_episodes=100,
         target=-130, target_text="mean >= -130 over 100 episodes", raw_speed=True,
-        ship="MountainCar-v0__linear_q.pth"),
+        ship="MountainCar-v0__linear_q.pth", torch_threads=None),
 ]
 
 PART1_QUICK = [
     Job("frozenlake", "part1_tabular_q", "train.py", ["--env-id", "FrozenLake-v1", "--total-steps", "100000"],
-        [1], "FrozenLake-v1 4x4 slippery", threshold=0.72, final_episodes=1000, metric="success_rate",
-        raw_speed=True),
+        QUICK, "FrozenLake-v1 4x4 slippery", threshold=0.72, final_episodes=1000, metric="success_rate",
+        raw_speed=True, torch_threads=None),
     Job("pendulum_table", "part1_tabular_q", "train.py",
-        ["--env-id", "Pendulum-v1", "--total-steps", "1000000", "--eval-every", "250000"], [1],
-        "Pendulum-v1 10x10x10 states, 11 actions", threshold=-250, final_episodes=20, raw_speed=True),
-    Job("mountaincar_linear", "part1_tabular_q", "linear_q.py", ["--total-steps", "100000"], [1],
-        "MountainCar-v0 linear Q (RBF)", threshold=-130, final_episodes=20),
+        ["--env-id", "Pendulum-v1", "--total-steps", "1000000", "--eval-every", "250000"], QUICK,
+        "Pendulum-v1 10x10x10 states, 11 actions", threshold=-250, final_episodes=20, raw_speed=True,
+        torch_threads=None),
+    Job("mountaincar_linear", "part1_tabular_q", "linear_q.py", ["--total-steps", "100000"], QUICK,
+        "MountainCar-v0 linear Q (RBF)", threshold=-130, final_episodes=20, torch_threads=None),
 ]
 
 PART2_FULL = [
     Job("pendulum_mlp", "part2_dqn", "train.py", [], SEEDS, "Pendulum-v1, 11 torques, MLP", threshold=-170,
         final_episodes=100, target=-170, target_text="mean >= -170 over 100 episodes within 60k steps",
-        ship="Pendulum-v1__dqn_mlp.pth", plot=True),
+        ship="Pendulum-v1__dqn_mlp.pth", plot=True, env_id="Pendulum-v1", algo="DQN (11 torques, MLP)"),
     Job("pendulum_lstm", "part2_dqn", "train.py", ["--network", "lstm"], SEEDS, "Pendulum-v1, 11 torques, LSTM",
         threshold=-200, final_episodes=100, target=-200, target_text="mean >= -200 over 100 episodes within 60k steps",
-        ship="Pendulum-v1__dqn_lstm.pth", plot=True),
+        ship="Pendulum-v1__dqn_lstm.pth", plot=True, env_id="Pendulum-v1", algo="DQN (11 torques, LSTM history)"),
     Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], SEEDS, "CartPole-v1", threshold=475,
         final_episodes=100, last_target=500, max_steps=20_000,
         target_text="first greedy 475 within 20k steps, greedy 500 at 50k", ship="CartPole-v1__dqn_mlp.pth",
-        compare_to="cartpole_sb3", speed_repeats=2),
-    PeerJob("cartpole_sb3", "part2_dqn", "dqn", "CartPole-v1", SEEDS, threshold=475, eval_every=2500,
-            label="CartPole-v1"),
-    # the speed claim against SB3 is measured here, both trainings in one process (see side_by_side.py)
-    SideBySideJob("cartpole_side_by_side", "part2_dqn", SEEDS, "CartPole-v1", threshold=475, peer_speed_target=2.0),
+        env_id="CartPole-v1", algo="DQN"),
+    # the speed claim against SB3, both trainings in one process taking turns (see side_by_side.py)
+    SideBySideJob("cartpole_side_by_side", "part2_dqn", "dqn_cartpole", SEEDS, "CartPole-v1", threshold=475,
+                  peer_speed_target=2.0),
     # reported, not claimed: one seed of the LunarLander preset (rl-baselines3-zoo's settings)
-    Job("lunarlander_dqn", "part2_dqn", "train.py", ["--env-id", "LunarLander-v3"], [1], "LunarLander-v3",
-        threshold=200, final_episodes=100),
+    Job("lunarlander_dqn", "part2_dqn", "train.py", ["--env-id", "LunarLander-v3"], SEEDS[:1], "LunarLander-v3",
+        threshold=200, final_episodes=100, env_id="LunarLander-v3", algo="DQN"),
 ]
 
 PART2_QUICK = [
-    Job("pendulum_mlp", "part2_dqn", "train.py", ["--total-steps", "15000"], [1], "Pendulum-v1, 11 torques, MLP",
+    Job("pendulum_mlp", "part2_dqn", "train.py", ["--total-steps", "15000"], QUICK, "Pendulum-v1, 11 torques, MLP",
         threshold=-170, final_episodes=20),
     # the preset's whole 50k steps (about 20 s): its exploration and learning-rate schedules scale with the budget
-    Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], [1], "CartPole-v1",
+    Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], QUICK, "CartPole-v1",
         threshold=475, final_episodes=20),
 ]
 
@@ -126,17 +121,20 @@ PART3_FULL = [
     Job("cartpole_value", "part3_reinforce", "train.py", ["--env-id", "CartPole-v1", "--preset", "value"], SEEDS,
         "CartPole-v1, learned baseline", threshold=500, final_episodes=20, max_steps=150_000,
         target_text="greedy 500 over 20 episodes within 150k steps", raw_speed=True, speed_target=0.5,
-        speed_key="collect_steps_per_second", ship="CartPole-v1__reinforce_value.pth"),
+        speed_key="collect_steps_per_second", ship="CartPole-v1__reinforce_value.pth",
+        env_id="CartPole-v1", algo="REINFORCE, learned baseline"),
     Job("lunarlander", "part3_reinforce", "train.py", ["--env-id", "LunarLander-v3"], SEEDS,
         "LunarLander-v3, baseline + entropy", threshold=100, final_episodes=20, target=100,
-        target_text="greedy mean >= 100 over 20 episodes", ship="LunarLander-v3__reinforce.pth"),
+        target_text="greedy mean >= 100 over 20 episodes", ship="LunarLander-v3__reinforce.pth",
+        env_id="LunarLander-v3", algo="REINFORCE, baseline + entropy"),
     Job("pendulum", "part3_reinforce", "train.py", ["--env-id", "Pendulum-v1"], SEEDS,
-        "Pendulum-v1 (continuous), learned baseline", threshold=-600, final_episodes=100),
+        "Pendulum-v1 (continuous), learned baseline", threshold=-600, final_episodes=100,
+        env_id="Pendulum-v1", algo="REINFORCE, Gaussian policy, learned baseline"),
     CommandJob("compare_presets", "part3_reinforce", ["compare.py"]),
 ]
 
 PART3_QUICK = [
-    Job("cartpole_value", "part3_reinforce", "train.py", ["--total-steps", "60000"], [1],
+    Job("cartpole_value", "part3_reinforce", "train.py", ["--total-steps", "60000"], QUICK,
         "CartPole-v1, learned baseline", threshold=500, final_episodes=20, raw_speed=True,
         speed_key="collect_steps_per_second"),
 ]

@@ -1,24 +1,24 @@
-"""The benchmark's verdicts and ratios: a claim marked ✅ must really hold."""
-import sys
+"""The benchmark's verdicts, tables and plots: a claim marked ✅ must really hold, every seed is shown."""
+import json
 
 import numpy as np
-from pathlib import Path
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from run import comparison, curves_on_grid, job_rows, merge_repeat, passes, schedule, side_by_side_note  # noqa: E402
-from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob  # noqa: E402
+import run
+from run import curve_label, curves_on_grid, job_rows, passes, side_by_side_note, side_by_side_rows
+from suites import SUITES, CommandJob, Job, SideBySideJob
 
 
 def result(**kw):
-    base = dict(label="X", seed=1, steps=50_000, steps_to_threshold=15_000, seconds_to_threshold=7.0,
+    base = dict(label="X", seed=101, steps=50_000, steps_to_threshold=15_000, seconds_to_threshold=7.0,
                 steps_per_second=2000.0, final=dict(mean=500.0, std=0.0, episodes=20, success_rate=0.0),
-                curve=[(2500, 100.0), (50_000, 500.0)])
+                curve=[[2500, 100.0, 1.0], [50_000, 500.0, 20.0]], commit="abc1234def", dirty=False,
+                part_dirty=False, machine=dict(cpu="cpu", cores=2, torch="t", python="p"))
     return base | kw
 
 
 def job(**kw):
-    return Job("j", "part2_dqn", "train.py", [], [1], "X", threshold=475, final_episodes=20, **kw)
+    return Job("j", "part2_dqn", "train.py", [], [101], "X", threshold=475, final_episodes=20, **kw)
 
 
 def test_every_claim_is_checked():
@@ -26,7 +26,7 @@ def test_every_claim_is_checked():
     assert passes(job(max_steps=20_000, last_target=500), result()) is True
     assert passes(job(max_steps=10_000), result()) is False
     assert passes(job(max_steps=20_000), result(steps_to_threshold=None)) is False   # never reached
-    assert passes(job(last_target=500), result(curve=[(50_000, 499.0)])) is False
+    assert passes(job(last_target=500), result(curve=[[50_000, 499.0, 9.0]])) is False
     assert passes(job(target=-170), result(final=dict(mean=-171.0, std=1, episodes=100))) is False
     speed = job(speed_target=0.7)
     assert passes(speed, result(raw_steps_per_second=2800.0)) is True
@@ -35,80 +35,117 @@ def test_every_claim_is_checked():
     assert passes(collect, result(compared_steps_per_second=900.0, raw_steps_per_second=2000.0)) is False
 
 
-def test_rows_show_the_verdict():
-    (row,) = job_rows(job(target=400), [result()])
-    assert row.endswith("✅ |") and "15,000" in row and "500.0" in row
+def test_rows_show_the_verdict_for_every_seed():
+    rows = job_rows(job(target=400), [result(), result(seed=102, final=dict(mean=300.0, std=1.0, episodes=20))])
+    assert len(rows) == 2
+    assert rows[0].endswith("✅ |") and "15,000" in rows[0] and "500.0" in rows[0]
+    assert rows[1].endswith("❌ |") and "| 102 |" in rows[1]  # a failing seed is shown, not dropped
 
 
-def test_peer_comparison_is_per_seed():
-    ours = [result(seed=1, steps_per_second=2000.0), result(seed=2, steps_per_second=1800.0)]
-    peers = [result(seed=1, steps_per_second=700.0, seconds_to_threshold=20.0),
-             result(seed=2, steps_per_second=600.0, seconds_to_threshold=None)]
-    text = comparison(job(), ours, peers)[-1]
-    assert "2.9x SB3's (per seed: 2.86x, 3.00x)" in text
-    assert "seed 2: 7.0 s vs — s" in text
-    assert "Claims" not in text  # the job claims nothing against the peer
-
-
-def test_peer_claims_hold_on_every_seed_or_fail():
-    ours = [result(seed=1, steps_per_second=2000.0), result(seed=2, steps_per_second=1800.0)]
-    peers = [result(seed=1, steps_per_second=1000.0, seconds_to_threshold=20.0),
-             result(seed=2, steps_per_second=900.0, seconds_to_threshold=None)]   # never reached: slower
-    text = comparison(job(peer_speed_target=2.0), ours, peers)[-1]
-    assert "steps per second ✅" in text and "time to 475 ✅" in text
-    peers[1]["steps_per_second"] = 901.0                                          # 1.998x on seed 2
-    assert "steps per second ❌" in comparison(job(peer_speed_target=2.0), ours, peers)[-1]
-    peers[0]["seconds_to_threshold"] = 7.0                                        # a tie is not less time
-    assert "time to 475 ❌" in comparison(job(peer_speed_target=2.0), ours, peers)[-1]
-
-
-def test_a_job_and_its_peer_alternate_seed_by_seed():
-    ours = job(compare_to="p")
-    ours.seeds = [1, 2, 3]
-    peer = PeerJob("p", "part2_dqn", "dqn", "CartPole-v1", [1, 2, 3, 4], threshold=475, eval_every=2500, label="X")
-    other = job()
-    order = [(j.name, seed) for j, seed in schedule([other, ours, peer])]
-    assert order == [("j", 1), ("j", 1), ("p", 1), ("j", 2), ("p", 2), ("j", 3), ("p", 3), ("p", 4)]
-
-
-def test_suites_are_well_formed():
-    for name, jobs in SUITES.items():
-        names = [j.name for j in jobs]
-        assert len(names) == len(set(names)), name
-        for j in jobs:
-            assert isinstance(j, (Job, PeerJob, CommandJob, SideBySideJob))
-            assert (Path(__file__).resolve().parents[2] / j.part).is_dir()
-            if isinstance(j, Job) and j.compare_to:
-                assert j.compare_to in names
-
-
-def test_repeated_runs_alternate_and_average_their_speed():
-    ours = job(compare_to="p", speed_repeats=2)
-    peer = PeerJob("p", "part2_dqn", "dqn", "CartPole-v1", [1], threshold=475, eval_every=2500, label="X")
-    assert [(j.name, seed) for j, seed in schedule([ours, peer])] == [("j", 1), ("p", 1), ("p", 1), ("j", 1)]
-    merged = merge_repeat(result(steps_per_second=3000.0, seconds_to_threshold=3.0),
-                          result(steps_per_second=2000.0, seconds_to_threshold=4.0))
-    assert merged["steps_per_second"] == 2500.0 and merged["speed_runs"] == [3000.0, 2000.0]
-    assert merged["seconds_to_threshold"] == 4.0  # the later run's, whose model is the one kept
+def sbs_result(seed, ours_speed, peer_speed, ours_curve, peer_curve):
+    return dict(seed=seed, ours=dict(steps=50_000, steps_per_second=ours_speed, curve=ours_curve,
+                                     final=dict(mean=500.0, std=0.0, episodes=20)),
+                peer=dict(steps=50_000, steps_per_second=peer_speed, curve=peer_curve))
 
 
 def test_side_by_side_claims_hold_on_every_seed_or_fail():
-    sbs = SideBySideJob("s", "part2_dqn", [1, 2], "X", threshold=475, peer_speed_target=2.0)
-    results = [dict(seed=1, ours=dict(steps_per_second=3300.0, hit=[7500, 2.0]),
-                    peer=dict(steps_per_second=1500.0, hit=[40000, 25.0])),
-               dict(seed=2, ours=dict(steps_per_second=3000.0, hit=[10000, 2.5]),
-                    peer=dict(steps_per_second=1500.0, hit=None))]                      # never reached: slower
+    sbs = SideBySideJob("s", "part2_dqn", "dqn_cartpole", [1, 2], "X", threshold=475, peer_speed_target=2.0)
+    results = [sbs_result(1, 3300.0, 1500.0, [[5000, 300.0, 1.0], [7500, 480.0, 2.0]], [[40000, 490.0, 25.0]]),
+               sbs_result(2, 3000.0, 1500.0, [[10000, 500.0, 2.5]], [[50000, 400.0, 30.0]])]  # SB3 never: slower
     text = side_by_side_note(sbs, results)[-1]
     assert "seed 1: 3,300 vs 1,500 steps/s (2.20x), 2.0 s vs 25.0 s to 475" in text
     assert "steps per second ✅" in text and "time to 475 ✅" in text
     results[1]["peer"]["steps_per_second"] = 1501.0                                    # 1.999x on seed 2
     assert "steps per second ❌" in side_by_side_note(sbs, results)[-1]
-    results[0]["ours"]["hit"] = None                                                   # ours never reached
+    results[0]["ours"]["curve"] = [[7500, 474.9, 2.0]]                                 # ours never reached
     assert "time to 475 ❌" in side_by_side_note(sbs, results)[-1]
-    assert [(j.name, seed) for j, seed in schedule([sbs])] == [("s", 1), ("s", 2)]
+    no_claim = SideBySideJob("s", "part4_actor_critic", "a2c_cartpole", [1], "X", threshold=500)
+    assert "Claims" not in side_by_side_note(no_claim, results)[-1]
+
+
+def test_side_by_side_rows_show_both_sides_of_each_seed():
+    sbs = SideBySideJob("s", "part2_dqn", "dqn_cartpole", [1], "CartPole-v1", threshold=475)
+    rows = side_by_side_rows(sbs, [sbs_result(1, 3300.0, 1500.0, [[7500, 480.0, 2.0]], [[40000, 490.0, 25.0]])])
+    assert len(rows) == 2
+    assert rows[0].startswith("| CartPole-v1, side by side: ours | 1 | 50,000 | 7,500 | 2.0 | 3,300 | 480.0 | 500.0")
+    assert rows[1].startswith("| CartPole-v1, side by side: SB3 | 1 | 50,000 | 40,000 | 25.0 | 1,500 | 490.0 | — |")
+
+
+def test_suites_are_well_formed():
+    import side_by_side
+
+    for name, jobs in SUITES.items():
+        names = [j.name for j in jobs]
+        assert len(names) == len(set(names)), name
+        for j in jobs:
+            assert isinstance(j, (Job, CommandJob, SideBySideJob))
+            assert (run.REPO / j.part).is_dir() or j.part in ("part4_actor_critic", "part5_sac")
+            if isinstance(j, SideBySideJob):
+                assert side_by_side.PAIRS[j.pair].part == j.part
+            if isinstance(j, Job):
+                assert j.torch_threads in (1, None)
+                assert "--torch-threads" not in j.args  # run.py adds it from torch_threads
+
+
+def test_the_full_suite_claims_on_seeds_tuning_never_used():
+    for j in SUITES["full"]:
+        if not isinstance(j, CommandJob):
+            assert j.seeds and set(j.seeds) <= {101, 102, 103}, j.name
+            assert not set(j.seeds) & set(range(1, 7)), j.name
 
 
 def test_curves_of_seeds_evaluated_at_different_steps_share_one_grid():
-    steps, values = curves_on_grid([[(10, 0.0), (30, 20.0)], [(20, 10.0), (40, 30.0)]])
+    steps, values = curves_on_grid([[(10, 0.0), (30, 20.0)], [(20, 10.0, 1.0), (40, 30.0, 2.0)]])
     assert steps.tolist() == [10, 20, 30, 40]
     np.testing.assert_array_equal(values, [[0, 10, 20, np.nan], [np.nan, 10, 20, 30]])
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures run.py draws, kept open for inspection."""
+    drawn, close = [], run.plt.close
+    monkeypatch.setattr(run.plt, "close", drawn.append)
+    yield drawn
+    for fig in drawn:
+        close(fig)
+
+
+def test_a_single_seed_plot_names_its_seed_and_draws_no_band(tmp_path, figures):
+    run.plot_job(job(), [result(seed=101)], tmp_path / "one.png")
+    ax = figures[-1].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "seed 101" and not any("mean" in label or "min-max" in label for label in labels)
+    assert not ax.collections  # no fill_between band
+    run.plot_job(job(), [result(seed=101), result(seed=102)], tmp_path / "two.png")
+    ax = figures[-1].axes[0]
+    assert ax.collections and "mean of 2 seeds" in ax.get_legend().get_texts()[0].get_text()
+    assert curve_label([result(seed=7)]) == "seed 7"
+
+
+def test_frozenlake_is_plotted_as_a_success_rate(tmp_path, figures):
+    (frozenlake,) = [j for j in SUITES["full"] if j.name == "frozenlake"]
+    run.plot_job(frozenlake, [result()], tmp_path / "f.png")
+    assert figures[-1].axes[0].get_ylabel() == "greedy success rate"
+    run.plot_job(job(), [result()], tmp_path / "c.png")
+    assert "return" in figures[-1].axes[0].get_ylabel()
+
+
+def test_report_writes_every_listed_seed_between_the_markers(tmp_path, monkeypatch):
+    """Through report(): the table lands between the markers, names its commit, shows every seed of the
+    suite's list and none of the seeds it no longer lists."""
+    (part := tmp_path / "part2_dqn").mkdir()
+    (part / "README.md").write_text("intro\n<!-- results:quick -->\nOLD TABLE\n<!-- /results:quick -->\nend\n")
+    (results := tmp_path / "results" / "quick").mkdir(parents=True)
+    cartpole = job(target=400)
+    cartpole.name, cartpole.seeds = "cartpole", [101, 102]
+    for seed in (101, 102, 3):  # seed 3: a leftover of an earlier seed list
+        (results / f"cartpole__seed{seed}.json").write_text(json.dumps(result(seed=seed, part_dirty=seed == 102)))
+    monkeypatch.setattr(run, "REPO", tmp_path)
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setitem(run.SUITES, "quick", [cartpole])
+    run.report("quick", ["part2_dqn"])
+    text = (part / "README.md").read_text()
+    assert text.startswith("intro\n<!-- results:quick -->\n") and text.endswith("<!-- /results:quick -->\nend\n")
+    assert "OLD TABLE" not in text and "| X | 101 |" in text and "| X | 102 |" in text and "| X | 3 |" not in text
+    assert "commit `abc1234def` with uncommitted changes in this part" in text
+    assert "commit `abc1234def`;" in text or text.count("commit `abc1234def`") == 2

@@ -1,0 +1,89 @@
+"""Results files say which code they came from and hold no absolute path; older files still read."""
+import json
+import subprocess
+import sys
+
+import run
+from suites import Job
+
+
+def git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_git_state_names_the_commit_and_any_uncommitted_change(tmp_path, monkeypatch):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "part2_dqn").mkdir()
+    (tmp_path / "part2_dqn" / "a.py").write_text("x = 1\n")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "first")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    monkeypatch.setattr(run, "REPO", tmp_path)
+    assert run.git_state("part2_dqn") == dict(commit=head, dirty=False, part_dirty=False)
+    (tmp_path / "elsewhere.txt").write_text("another engineer's work\n")
+    assert run.git_state("part2_dqn") == dict(commit=head, dirty=True, part_dirty=False)
+    (tmp_path / "part2_dqn" / "a.py").write_text("x = 2\n")
+    assert run.git_state("part2_dqn") == dict(commit=head, dirty=True, part_dirty=True)
+
+
+def fake_commands(calls):
+    """run.run without subprocesses: the training command leaves the files a part's train.py leaves."""
+    def fake(command):
+        calls.append(command)
+        if command[1].endswith("train.py"):
+            log_dir = run.REPO / command[command.index("--log-dir") + 1] / "CartPole-v1__dqn__101__0"
+            log_dir.mkdir(parents=True)
+            (log_dir / "evaluations.csv").write_text("step,train_seconds,mean,std\n2500,1.5,480.0,3.0\n5000,3.0,500.0,0.0\n")
+            save_dir = command[command.index("--save-dir") + 1]
+            (log_dir / "summary.json").write_text(json.dumps(dict(
+                steps=5000, train_seconds=3.2, steps_per_second=1562.5, best_eval=500.0, best_step=5000,
+                model=str(run.REPO / save_dir / "CartPole-v1__dqn__101.pth"))))  # a part may print it absolute
+            return "", 4.0
+        return json.dumps(dict(mean=500.0, std=0.0, episodes=20)) + "\n", 1.0
+    return fake
+
+
+def test_a_result_records_its_commit_threads_and_only_repo_relative_paths(monkeypatch):
+    calls = []
+    monkeypatch.setattr(run, "run", fake_commands(calls))
+    monkeypatch.setattr(run, "machine", lambda: dict(cpu="cpu", cores=2))  # spares the test importing torch
+    monkeypatch.setattr(run, "RUNS", run.RUNS / "pytest")  # the fake writes under benchmarks/runs/pytest
+    cartpole = Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], [101], "CartPole-v1",
+                   threshold=475, final_episodes=20)
+    try:
+        r = run.run_job("quick", cartpole, 101)
+    finally:
+        import shutil
+        shutil.rmtree(run.REPO / run.RUNS, ignore_errors=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=run.REPO, capture_output=True, text=True).stdout.strip()
+    assert r["commit"] == head and isinstance(r["dirty"], bool) and isinstance(r["part_dirty"], bool)
+    assert r["format"] == 2
+    text = json.dumps(r)
+    assert str(run.REPO) not in text and sys.executable not in text
+    assert r["model"] == "benchmarks/runs/pytest/quick/cartpole__seed101/models/CartPole-v1__dqn__101.pth"
+    assert r["command"][0] == "part2_dqn/train.py"
+    assert r["command"][r["command"].index("--torch-threads") + 1] == "1" and r["torch_threads"] == 1
+    assert calls[1][2] == r["model"]  # test.py plays the model by its relative path (commands run in the repo)
+    assert r["curve"] == [[2500, 480.0, 1.5], [5000, 500.0, 3.0]]
+    assert (r["steps_to_threshold"], r["seconds_to_threshold"]) == (2500, 1.5)
+
+
+def test_files_from_before_the_format_still_read(tmp_path):
+    old = dict(label="CartPole-v1", seed=1, steps=50_000, steps_per_second=2500.0, speed_runs=[3000.0, 2000.0],
+               curve=[[2500, 400.0], [5000, 500.0]])
+    r = run.normalise(old)
+    assert r["commit"] is None and r["dirty"] is None
+    assert r["steps_per_second"] == 2000.0  # the later run's own speed, not the mean of two runs
+    assert run.provenance([r]) == "files from before results recorded their commit"
+    assert run.first_hit(r["curve"], 475) == (5000, None)  # no seconds in old curves
+    old_side_by_side = dict(side_by_side=True, ours=dict(curve=[[2500, 0.5, 467.0]]), peer=dict(curve=[[2500, 1.2, 95.4]]))
+    r = run.normalise(old_side_by_side)
+    assert r["ours"]["curve"] == [[2500, 467.0, 0.5]] and r["peer"]["curve"] == [[2500, 95.4, 1.2]]
+
+
+def test_the_committed_results_hold_no_absolute_path():
+    for path in sorted(run.RESULTS.glob("*/*.json")):
+        text = path.read_text()
+        assert "/work/" not in text and str(run.REPO) not in text, path
+        run.normalise(json.loads(text))  # and every one of them reads
