@@ -259,8 +259,8 @@ class Agent:
     def train(self, envs, on_log=None, on_eval=None):
         """Rollouts and updates until total_steps env steps (all envs counted). Returns training seconds.
 
-        `on_log(step, stats, episodes)` at most every 2,000 steps, with the last update's stats and the
-        (return, length) of the episodes finished since the last call; `on_eval(step, train_seconds)` every
+        `on_log(step, stats, episodes)` at most every 2,000 steps (once episodes have finished), with the last
+        update's stats and the (return, length) of the episodes finished since the last call; `on_eval(step, train_seconds)` every
         eval_every steps and once at the end (unless the last one was at the final step), so a finished run
         always evaluates its final policy. train_seconds excludes the time spent in on_eval.
         """
@@ -271,7 +271,7 @@ class Agent:
         while self.steps < c.total_steps:
             self.collect_rollouts(envs)
             stats = self.learn()
-            if on_log is not None and self.steps >= next_log:
+            if on_log is not None and self.steps >= next_log and self.finished_episodes:
                 on_log(self.steps, stats, self.finished_episodes)
                 self.finished_episodes, next_log = [], self.steps + 2_000
             if self.steps >= next_eval:

@@ -1,0 +1,163 @@
+"""Smoke tests of train.py, test.py and compare.py through a subprocess, and the bad-input contract."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from utils import run_main
+
+PART_DIR = Path(__file__).resolve().parents[1]
+TINY = ["--total-steps", "1200", "--eval-every", "600", "--eval-episodes", "2", "--num-envs", "4",
+        "--raw-speed-seconds", "0.1", "--max-episode-steps", "100"]
+
+
+@pytest.mark.parametrize("env_id,flags,algo", [
+    ("CartPole-v1", [], "a2c"),
+    ("CartPole-v1", ["--algo", "ppo", "--shared", "--n-steps", "64"], "ppo_shared"),
+    ("Pendulum-v1", ["--algo", "ppo", "--n-steps", "64", "--clip-range-vf", "0.2"], "ppo"),  # normalised obs and rewards
+])
+def test_train_then_test(run_script, tmp_path, env_id, flags, algo):
+    done = run_script("train.py", "--env-id", env_id, *flags, *TINY, "--log-dir", "logs", "--save-dir", "models")
+    assert done.returncode == 0, done.stderr
+    assert "of raw random-action stepping" in done.stdout and "model saved to" in done.stdout
+    (run_dir,) = list((tmp_path / "logs").iterdir())
+    assert run_dir.name.startswith(f"{env_id}__{algo}__1__")
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    expected = {"charts/episodic_return", "losses/policy_loss", "losses/value_loss", "losses/entropy", "eval/mean_return"}
+    if algo.startswith("ppo"):
+        expected |= {"losses/approx_kl", "losses/clip_fraction"}
+    assert expected <= set(events.Tags()["scalars"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] >= 1200 and summary["raw_steps_per_second"] > 0 and summary["collect_fraction_of_raw"] > 0
+    assert (run_dir / "evaluations.csv").read_text().startswith("step,train_seconds,mean,std\n")
+
+    model = tmp_path / "models" / f"{env_id}__{algo}__1.pth"
+    checkpoint = torch.load(model, weights_only=True)
+    assert checkpoint["part"] == "part4_actor_critic" and checkpoint["config"]["env_id"] == env_id
+    assert (checkpoint["obs_normalizer"] is not None) == (env_id == "Pendulum-v1")
+    played = run_script("test.py", model, "--episodes", "2", "--json", "--gif", "run.gif")
+    assert played.returncode == 0, played.stderr
+    assert "XDG_RUNTIME_DIR" not in played.stderr
+    result = json.loads(played.stdout.strip().splitlines()[-1])
+    assert result["episodes"] == 2 and result["env_id"] == env_id
+    assert (tmp_path / "run.gif").read_bytes()[:3] == b"GIF"
+
+
+def test_a_run_shorter_than_eval_every_leaves_a_loadable_model(run_script, tmp_path):
+    done = run_script("train.py", "--total-steps", "200", "--eval-every", "10000", "--eval-episodes", "1",
+                      "--raw-speed-seconds", "0", "--log-dir", "logs", "--save-dir", "models")
+    assert done.returncode == 0, done.stderr
+    model = tmp_path / "models" / "CartPole-v1__a2c__1.pth"
+    assert f"model saved to {model.relative_to(tmp_path)}" in done.stdout
+    assert torch.load(model, weights_only=True)["step"] == 200
+    assert run_script("test.py", model, "--episodes", "1").returncode == 0
+
+
+def test_help_shows_the_preset(run_script):
+    done = run_script("train.py", "--env-id", "LunarLander-v3", "--algo", "ppo", "--help")
+    assert done.returncode == 0
+    assert "(default: 1024)" in " ".join(done.stdout.split())  # the preset's n_steps, not the A2C default 5
+
+
+def test_compare_draws_the_figure(run_script, tmp_path):
+    done = run_script("compare.py", "--seeds", "1", "--total-steps", "800", "--out", "cmp.png", "--log-dir", "logs")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cmp.png").stat().st_size > 10_000
+    assert len(list((tmp_path / "logs").iterdir())) == 4  # separate, shared, A2C, PPO: one run each
+
+
+def assert_clean_error(done, *words):
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_bad_input_end_to_end(run_script):
+    assert_clean_error(run_script("train.py", "--env-id", "NoSuchEnv-v0"), "unknown environment")
+
+
+def run_in_process(main, argv, capsys):
+    """The script's main through run_main, as `python script.py argv` runs it, without a new interpreter."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(lambda: main(list(map(str, argv))))
+    return subprocess.CompletedProcess(argv, exit_info.value.code, "", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--env-id", "FrozenLake-v1"], ["flat Box"]),              # Discrete observations
+    (["--env-id", "Blackjack-v1"], ["flat Box"]),               # Tuple observations
+    (["--algo", "dqn"], ["--algo must be a2c or ppo"]),
+    (["--optimizer", "sgd"], ["rmsprop or adam"]),
+    (["--gae-lambda", "1.5"], ["[0, 1]"]),
+])
+def test_bad_input(capsys, tmp_path, args, words):
+    import train
+
+    done = run_in_process(train.main, [*args, "--log-dir", tmp_path / "logs", "--save-dir", tmp_path / "models"], capsys)
+    assert_clean_error(done, *words)
+
+
+def test_unsupported_action_space_is_a_clean_error():
+    import gymnasium as gym
+
+    from utils import UserError
+    from wrappers import check_spaces
+
+    with pytest.raises(UserError, match="Discrete or Box actions"):
+        check_spaces("X", gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([2, 3]))
+
+
+def test_bad_model_files(capsys, tmp_path):
+    import test as play
+    import train
+
+    assert_clean_error(run_in_process(play.main, [tmp_path / "missing.pth"], capsys), "no model file")
+    torch.save({"part": "part2_dqn", "algo": "dqn", "state_dict": {}, "config": {}}, tmp_path / "dqn.pth")
+    assert_clean_error(run_in_process(play.main, [tmp_path / "dqn.pth"], capsys),
+                       "not a part4_actor_critic checkpoint", "part2_dqn")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    assert_clean_error(run_in_process(play.main, [tmp_path / "junk.pth"], capsys), "not a readable checkpoint")
+    train.main(["--total-steps", "100", "--eval-episodes", "1", "--num-envs", "2", "--raw-speed-seconds", "0",
+                "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
+    checkpoint = torch.load(tmp_path / "models" / "CartPole-v1__a2c__1.pth", weights_only=True)
+    checkpoint["config"]["env_id"] = "Pendulum-v1"  # Discrete-action weights for a Box-action env
+    torch.save(checkpoint, tmp_path / "other_env.pth")
+    assert_clean_error(run_in_process(play.main, [tmp_path / "other_env.pth"], capsys), "do not fit")
+
+
+def test_unwritable_folders(capsys, tmp_path):
+    import train
+
+    (tmp_path / "a_file").write_text("")
+    assert_clean_error(run_in_process(train.main, [*TINY, "--save-dir", tmp_path / "a_file/models"], capsys),
+                       "cannot write the model folder")
+    assert_clean_error(run_in_process(train.main, [*TINY, "--log-dir", tmp_path / "a_file/logs",
+                                                   "--save-dir", tmp_path / "models"], capsys),
+                       "cannot write the log folder")
+
+
+def test_ctrl_c_keeps_the_best_model(tmp_path):
+    process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
+                                "--eval-every", "400", "--eval-episodes", "1", "--raw-speed-seconds", "0",
+                                "--log-dir", "logs", "--save-dir", "models"],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    model = tmp_path / "models" / "CartPole-v1__a2c__1.pth"
+    deadline = time.time() + 60
+    while not model.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
+    assert "state_dict" in torch.load(model, weights_only=True)
