@@ -100,16 +100,17 @@ def test_update_terminated_does_not_bootstrap():
     assert td == pytest.approx(-1.0) and agent.q_table[0, 1] == pytest.approx(1.5)
 
 
-def test_update_truncated_or_ongoing_bootstraps():
+def test_update_not_terminated_bootstraps():
     agent = make_agent()
-    # truncation is not termination: the caller passes terminated=False and the target bootstraps
+    # the math only; that a truncated episode arrives here as terminated=False is checked through the
+    # training loop in test_rules.py
     td = agent.update(state=0, action=1, reward=1.0, next_state=1, terminated=False)
     # target = 1 + 0.9 * max(4, 3) = 4.6; td = 2.6; Q = 2 + 0.5 * 2.6 = 3.3
     assert td == pytest.approx(2.6) and agent.q_table[0, 1] == pytest.approx(3.3)
     assert agent.q_table[1].tolist() == [4.0, 3.0]  # only Q(s, a) moves
 
 
-def test_epsilon_decays_per_step_to_the_floor():
+def test_decay_epsilon_multiplies_down_to_the_floor():
     agent = make_agent(epsilon=1.0, epsilon_min=0.5, epsilon_decay=0.9)
     agent.decay_epsilon()
     assert agent.epsilon == pytest.approx(0.9)
