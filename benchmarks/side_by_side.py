@@ -234,13 +234,14 @@ def run_sb3(pair, seed, baton, out, config_and_train):
             if not curve or curve[-1][0] != self.num_timesteps:  # as ours: the final policy is evaluated too
                 curve.append([self.num_timesteps, evaluate(self.model, config.eval_episodes)[0], clock["seconds"]])
 
+    recorded = json.loads(json.dumps(settings))  # SB3 adds its optimizer class to policy_kwargs in place
     torch_threads(TORCH_THREADS)
     baton.wait("sb3")
     model = anchor.ALGOS[pair.sb3_algo]("MlpPolicy", make_vec_env(pair.env_id, n_envs=n_envs, seed=seed), seed=seed,
                                         verbose=0, device="cpu", **settings)
     model.learn(config.total_steps, callback=TakeTurns())
     out.update(train_seconds=clock["seconds"], steps=int(model.num_timesteps), curve=curve, n_envs=n_envs,
-               settings=settings, final_test=lambda: evaluate(model, FINAL_EPISODES))
+               settings=recorded, final_test=lambda: evaluate(model, FINAL_EPISODES))
 
 
 def side_by_side(pair, seed, total_steps=None, players=None):
