@@ -195,7 +195,7 @@ class Agent:
         Returns the training seconds, evaluation excluded.
         """
         c = self.config
-        next_eval, next_log = c.eval_every, 0
+        next_eval, next_log = c.eval_every, c.learning_starts + 1  # the first log once losses exist
         train_seconds, start = 0.0, time.perf_counter()
         while self.steps < c.total_steps:
             n = min(c.train_freq, c.total_steps - self.steps, next_eval - self.steps)

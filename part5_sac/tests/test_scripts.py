@@ -1,0 +1,136 @@
+"""train.py and test.py end to end: a subprocess round trip, and the bad-input contract (in-process: fast)."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import test as play
+import train
+from utils import REPO, run_main
+
+PART_DIR = Path(__file__).resolve().parents[1]
+TINY = ["--total-steps", "300", "--eval-every", "200", "--eval-episodes", "1", "--learning-starts", "100",
+        "--batch-size", "16", "--hidden", "16", "16", "--max-episode-steps", "50"]
+
+
+def test_train_then_test_round_trip(run_script, tmp_path):
+    done = run_script("train.py", *TINY, "--log-dir", "logs", "--save-dir", "models")
+    assert done.returncode == 0, done.stderr
+    run_dir, = (tmp_path / "logs").iterdir()
+    assert run_dir.name.startswith("Pendulum-v1__sac__1__")
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert {"charts/episodic_return", "losses/critic1_loss", "losses/critic2_loss", "losses/actor_loss",
+            "losses/alpha", "losses/alpha_loss", "losses/entropy", "losses/mean_q", "eval/mean_return",
+            "charts/steps_per_second"} <= set(events.Tags()["scalars"])
+    rows = (run_dir / "evaluations.csv").read_text().splitlines()
+    assert rows[0] == "step,train_seconds,mean,std" and [r.split(",")[0] for r in rows[1:]] == ["200", "300"]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 300 and summary["model"].endswith("Pendulum-v1__sac__1.pth")
+    assert "model saved to models/Pendulum-v1__sac__1.pth" in done.stdout
+
+    model = tmp_path / "models" / "Pendulum-v1__sac__1.pth"
+    checkpoint = torch.load(model, map_location="cpu", weights_only=True)
+    assert checkpoint["part"] == "part5_sac" and checkpoint["algo"] == "sac" and checkpoint["action_dim"] == 1
+    played = run_script("test.py", model, "--episodes", "2", "--json", "--plot", "angle.png", "--gif", "run.gif")
+    assert played.returncode == 0, played.stderr
+    assert "error" not in played.stderr.lower()  # SDL stays quiet on a headless render
+    result = json.loads(played.stdout.strip().splitlines()[-1])
+    assert result["episodes"] == 2 and -16.28 * 50 <= result["mean"] <= 0  # the env's own reward scale
+    assert (tmp_path / "angle.png").stat().st_size > 1000
+    assert (tmp_path / "run.gif").read_bytes()[:3] == b"GIF"
+
+
+def test_a_run_shorter_than_eval_every_leaves_a_loadable_model(tmp_path, capsys):
+    train.main([*TINY, "--total-steps", "120", "--eval-every", "1000", "--log-dir", str(tmp_path / "logs"),
+                "--save-dir", str(tmp_path / "models")])
+    model = tmp_path / "models" / "Pendulum-v1__sac__1.pth"
+    assert f"model saved to {model}" in capsys.readouterr().out
+    assert torch.load(model, weights_only=True)["step"] == 120
+    play.main([str(model), "--episodes", "1"])
+    assert "mean return" in capsys.readouterr().out
+
+
+def test_default_folders_are_the_repos_and_help_shows_the_preset(capsys):
+    config = train.get_config([])
+    assert Path(config.save_dir) == REPO / "models" / "part5_sac" and Path(config.log_dir) == REPO / "sac_logs"
+    assert train.get_config(["--env-id", "LunarLanderContinuous-v3"]).total_steps == 300_000
+    assert train.get_config(["--env-id", "LunarLanderContinuous-v3", "--total-steps", "5"]).total_steps == 5
+    with pytest.raises(SystemExit):
+        train.get_config(["--env-id", "LunarLanderContinuous-v3", "--help"])
+    shown = capsys.readouterr().out
+    assert "(default: 300000)" in shown and "(default: [400, 300])" in shown
+
+
+def error_line(capsys, main, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(lambda: main(argv))
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--env-id", "NoSuchEnv-v0"], ["unknown environment", "NoSuchEnv-v0"]),
+    (["--env-id", "CartPole-v1"], ["discrete actions", "part2_dqn", "part3_reinforce", "part4_actor_critic"]),
+    (["--env-id", "CarRacing-v3"], ["flat Box observation"]),
+    (["--tau", "0"], ["--tau"]),
+    (["--target-entropy", "high"], ["--target-entropy"]),
+])
+def test_bad_input(capsys, tmp_path, args, words):
+    line = error_line(capsys, train.main, [*args, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "m")])
+    for word in words:
+        assert word in line, line
+
+
+def test_unwritable_folders(capsys, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    line = error_line(capsys, train.main, [*TINY, "--save-dir", str(tmp_path / "a_file" / "models")])
+    assert "cannot write the model folder" in line
+    line = error_line(capsys, train.main, [*TINY, "--save-dir", str(tmp_path / "m"), "--log-dir", str(tmp_path / "a_file" / "l")])
+    assert "cannot write the log folder" in line
+
+
+def test_bad_model_files(capsys, tmp_path):
+    assert "no model file" in error_line(capsys, play.main, [str(tmp_path / "missing.pth")])
+    (tmp_path / "garbage.pth").write_bytes(b"\x00not a checkpoint")
+    assert "not a readable checkpoint" in error_line(capsys, play.main, [str(tmp_path / "garbage.pth")])
+    torch.save({"part": "part2_dqn", "algo": "dqn", "state_dict": {}, "config": {}}, tmp_path / "p2.pth")
+    assert "not a part5_sac checkpoint" in error_line(capsys, play.main, [str(tmp_path / "p2.pth")])
+    # a real checkpoint whose config no longer matches its weights or its env
+    train.main([*TINY, "--total-steps", "100", "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "m")])
+    checkpoint = torch.load(tmp_path / "m" / "Pendulum-v1__sac__1.pth", weights_only=True)
+    checkpoint["config"]["hidden"] = [32, 32]
+    torch.save(checkpoint, tmp_path / "resized.pth")
+    assert "do not fit" in error_line(capsys, play.main, [str(tmp_path / "resized.pth")])
+    checkpoint["config"]["env_id"] = "LunarLanderContinuous-v3"
+    torch.save(checkpoint, tmp_path / "other_env.pth")
+    assert "was trained on 3 observations" in error_line(capsys, play.main, [str(tmp_path / "other_env.pth")])
+
+
+def test_errors_through_the_real_entry_point(run_script):
+    done = run_script("train.py", "--env-id", "MountainCar-v0", "--log-dir", "logs")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_keeps_the_best_model(tmp_path):
+    process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), *TINY, "--total-steps", "10000000",
+                                "--eval-every", "150", "--log-dir", "logs", "--save-dir", "models"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    model = tmp_path / "models" / "Pendulum-v1__sac__1.pth"
+    deadline = time.time() + 120
+    while not model.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
+    assert "state_dict" in torch.load(model, weights_only=True)
+    assert not list((tmp_path / "models").glob("*.tmp"))
