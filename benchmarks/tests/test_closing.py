@@ -65,3 +65,9 @@ def test_old_curves_without_seconds_still_render(repo):
     run.closing_report()
     assert "| Part 2 | DQN (11 torques, MLP) | 101 | -170.0 | 5,000 | — (not recorded) | 50,000 |" in \
         (repo / "README.md").read_text()
+
+
+def test_the_top_readme_has_the_markers_the_report_writes_between():
+    text = (run.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert text.count("<!-- results:closing -->") == 1 and text.count("<!-- /results:closing -->") == 1
+    assert text.index("<!-- results:closing -->") < text.index("<!-- /results:closing -->")
