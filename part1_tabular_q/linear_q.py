@@ -128,4 +128,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, interrupted="interrupted before training started: this run saved no model")

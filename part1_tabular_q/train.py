@@ -76,21 +76,40 @@ def check_config(config):
         raise UserError(f"--map-name must be 4x4 or 8x8, got {config.map_name!r}")
 
 
-def run(config, algo, agent, env, eval_env, model_state):
+def run(config, algo, agent, env, eval_env, model_state, finish=None):
     """Train `agent` with logging, periodic greedy evaluation and best-model saving; return the summary.
 
-    `model_state()` returns what the checkpoint must hold besides the config (the table, or weights).
-    Shared by train.py and linear_q.py, so both write the same logs and the same kind of checkpoint.
-    The agent evaluates the final policy too, so a completed run always leaves a model; the closing line
-    and the Ctrl-C message name the model file only when this run wrote it.
+    `model_state()` returns what the checkpoint must hold besides the config (the table, or weights);
+    `finish(run_dir)`, if given, runs after training (train.py draws the table there). Shared by train.py
+    and linear_q.py, so both write the same logs and the same kind of checkpoint. The agent evaluates the
+    final policy too, so a completed run always leaves a model; the closing line and the Ctrl-C message
+    name the model file only when this run wrote it.
     """
     check_writable(config.save_dir)
+    path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
+    best = dict(eval_return=-np.inf, step=0, saved=False)  # what this run has saved so far
+    try:
+        summary = train_with_logs(config, algo, agent, env, eval_env, model_state, path, best, finish)
+    except KeyboardInterrupt:
+        if best["saved"]:
+            print(f"\ninterrupted: the best model of this run (greedy evaluation {best['eval_return']:.3f} at step "
+                  f"{best['step']:,}) is at {path}", file=sys.stderr)
+        else:
+            earlier = f" (the file at {path} is from an earlier run)" if path.exists() else ""
+            print(f"\ninterrupted before the first evaluation: this run saved no model{earlier}", file=sys.stderr)
+        sys.exit(130)
+    saved = f"model saved to {path}" if best["saved"] else "no model saved"
+    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.3f} at step {best['step']:,}, "
+          f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {summary['run_dir']}")
+    return summary
+
+
+def train_with_logs(config, algo, agent, env, eval_env, model_state, path, best, finish):
+    """run()'s work: the TensorBoard run, the progress bar or lines, the evaluations and the saves into `path`."""
     run_dir = make_run_dir(config.log_dir, config.env_id, algo, config.seed)
     writer = SummaryWriter(run_dir)
     writer.add_text("config", config_markdown(config))
     eval_log = EvalLog(run_dir)
-    path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
-    best = dict(eval_return=-np.inf, step=0, saved=False)
     recent = [0.0]
     bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)
     progress = Progress(config.total_steps, enabled=bar.disable)  # no bar (output not a terminal): plain lines
@@ -125,29 +144,18 @@ def run(config, algo, agent, env, eval_env, model_state):
     try:
         train_seconds = agent.train(env, config.total_steps, config.seed, on_log=on_log,
                                     log_every=max(1, min(10_000, config.eval_every, config.total_steps // 10)),
-                                    on_eval=on_eval,
-                                    eval_every=config.eval_every)
-    except KeyboardInterrupt:
+                                    on_eval=on_eval, eval_every=config.eval_every)
+        if finish is not None:
+            finish(run_dir)
+        summary = dict(steps=config.total_steps, train_seconds=round(train_seconds, 3),
+                       steps_per_second=round(config.total_steps / train_seconds, 1),
+                       wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
+                       best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
+        eval_log.finish(**summary)
+        return summary
+    finally:
         bar.close()
         writer.close()
-        if best["saved"]:
-            print(f"\ninterrupted: the best model of this run (greedy evaluation {best['eval_return']:.3f} at step "
-                  f"{best['step']:,}) is at {path}", file=sys.stderr)
-        else:
-            earlier = f" (the file at {path} is from an earlier run)" if path.exists() else ""
-            print(f"\ninterrupted before the first evaluation: this run saved no model{earlier}", file=sys.stderr)
-        sys.exit(130)
-    bar.close()
-    summary = dict(steps=config.total_steps, train_seconds=round(train_seconds, 3),
-                   steps_per_second=round(config.total_steps / train_seconds, 1),
-                   wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
-                   best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
-    eval_log.finish(**summary)
-    writer.close()
-    saved = f"model saved to {path}" if best["saved"] else "no model saved"
-    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.3f} at step {best['step']:,}, "
-          f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
-    return summary
 
 
 def get_config(argv=None):
@@ -178,9 +186,9 @@ def build(config):
 def main(argv=None):
     config = get_config(argv)
     env, eval_env, agent = build(config)
-    summary = run(config, ALGO, agent, env, eval_env, lambda: {"table": torch.from_numpy(agent.q_table.copy())})
-    plot_table(agent.q_table, env, Path(summary["run_dir"]) / "table.png")  # the final table, next to the events
+    run(config, ALGO, agent, env, eval_env, lambda: {"table": torch.from_numpy(agent.q_table.copy())},
+        finish=lambda run_dir: plot_table(agent.q_table, env, run_dir / "table.png"))  # the final table, by the logs
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, interrupted="interrupted before training started: this run saved no model")

@@ -192,13 +192,14 @@ def quiet_sdl(render_mode):
         os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-")  # private (mode 0700), as SDL wants
 
 
-def run_main(main, argv=None):
-    """Call `main(argv)`; turn UserError into one line on stderr and exit code 2, Ctrl-C into exit code 130."""
+def run_main(main, argv=None, interrupted="interrupted"):
+    """Call `main(argv)`; turn UserError into one line on stderr and exit code 2, and Ctrl-C into the line
+    `interrupted` and exit code 130 (train.py's run() reports the model it saved itself)."""
     try:
         main(argv)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:  # the training loop reports its own model state; this catches the rest
-        print("\ninterrupted", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"\n{interrupted}", file=sys.stderr)
         sys.exit(130)
