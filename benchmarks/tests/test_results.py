@@ -75,7 +75,7 @@ def test_files_from_before_the_format_still_read(tmp_path):
     r = run.normalise(old)
     assert r["commit"] is None and r["dirty"] is None
     assert r["steps_per_second"] == 2000.0  # the later run's own speed, not the mean of two runs
-    assert run.provenance([r]) == "files from before results recorded their commit"
+    assert run.provenance([r]) == "no commit recorded (results files from before they recorded one)"
     assert run.first_hit(r["curve"], 475) == (5000, None)  # no seconds in old curves
     old_side_by_side = dict(side_by_side=True, ours=dict(curve=[[2500, 0.5, 467.0]]), peer=dict(curve=[[2500, 1.2, 95.4]]))
     r = run.normalise(old_side_by_side)
