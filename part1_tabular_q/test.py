@@ -50,7 +50,8 @@ def save_gif(frames, path, fps=30):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", help="a .pth file written by train.py or linear_q.py")
     parser.add_argument("--episodes", type=int, default=100, help="greedy episodes to play")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")

@@ -14,7 +14,7 @@ import test as test_script
 import train
 from agent import QLearningAgent
 from linear_q import LinearQAgent
-from utils import run_main
+from utils import run_main, save_checkpoint
 from wrappers import make_env
 
 
@@ -193,3 +193,20 @@ def test_the_closing_line_names_no_file_when_none_was_written(tmp_path, capsys):
     assert steps == [50] and not path.exists() and summary["model"] is None
     closing = capsys.readouterr().out.strip().splitlines()[-1]
     assert "no model saved" in closing and "model saved to" not in closing
+
+
+def test_an_interrupted_save_leaves_the_previous_model_whole(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of writing a better model: the previous one stays loadable, no partial file stays."""
+    path = tmp_path / "model.pth"
+    save_checkpoint(path, {"step": 1})
+
+    def interrupted_save(checkpoint, file):
+        Path(file).write_bytes(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"step": 2})
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"step": 1}
+    assert list(tmp_path.iterdir()) == [path]
