@@ -66,6 +66,9 @@ def main(argv=None):
 
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
+    for path in (args.gif, args.plot):  # fail now, not after playing every episode
+        if path and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+            raise UserError(f"cannot write {path!r}: its folder does not exist or is not writable")
     render_mode = "human" if args.render else ("rgb_array" if args.gif else None)
     quiet_sdl(render_mode)
     agent, env, checkpoint = rebuild(args.model, render_mode)

@@ -221,6 +221,8 @@ def assert_clean_error(main, argv, capsys, *words):
     ("test", ["missing.pth"], ["no model file"]),
     ("test", [str(REPO / "models" / "part1_tabular_q" / "FrozenLake-v1__q_table.pth"), "--gif-episodes", "0"],
      ["positive"]),
+    ("test", [str(REPO / "models" / "part1_tabular_q" / "FrozenLake-v1__q_table.pth"), "--gif", "no/such/dir/a.gif"],
+     ["cannot write", "no/such/dir/a.gif"]),
 ])
 def test_bad_input(capsys, tmp_path, script, args, words):
     main = {"train": train.main, "linear_q": linear_q.main, "test": test_script.main}[script]
