@@ -186,10 +186,14 @@ def quiet_sdl(render_mode):
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK):
+    if sys.platform.startswith("linux") and (not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK)):
         import tempfile
 
-        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-")  # private (mode 0700), as SDL wants
+        private = Path(tempfile.gettempdir()) / f"xdg-runtime-{os.getuid()}"  # one per user, reused
+        private.mkdir(mode=0o700, exist_ok=True)
+        if private.stat().st_uid != os.getuid():  # someone else's folder: take a fresh one instead
+            private = Path(tempfile.mkdtemp(prefix="xdg-runtime-"))
+        os.environ["XDG_RUNTIME_DIR"] = str(private)
 
 
 def run_main(main, argv=None, interrupted="interrupted"):
