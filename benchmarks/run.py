@@ -480,14 +480,21 @@ def closing_report(suite="full"):
         print("  README.md has no <!-- results:closing --> marker; closing comparison not written")
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("suite", choices=sorted(SUITES))
     parser.add_argument("--part", action="append", help="only this part's jobs (repeatable)")
     parser.add_argument("--job", action="append", help="only jobs with this name (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="only regenerate tables and plots")
     parser.add_argument("--no-report", action="store_true", help="run the jobs and write their results files only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    for flag, asked, known in (("--part", args.part, {j.part for j in SUITES[args.suite]}),
+                               ("--job", args.job, {j.name for j in SUITES[args.suite]})):
+        unknown = sorted(set(asked or []) - known)
+        if unknown:
+            print(f"error: {flag} {', '.join(unknown)}: not in the {args.suite} suite (it has: "
+                  f"{', '.join(sorted(known))})", file=sys.stderr)
+            sys.exit(2)
     jobs = [j for j in SUITES[args.suite] if (not args.part or j.part in args.part) and (not args.job or j.name in args.job)]
     parts = args.part or sorted({j.part for j in SUITES[args.suite]})
     if not args.report_only:

@@ -149,3 +149,11 @@ def test_report_writes_every_listed_seed_between_the_markers(tmp_path, monkeypat
     assert "OLD TABLE" not in text and "| X | 101 |" in text and "| X | 102 |" in text and "| X | 3 |" not in text
     assert "commit `abc1234def` with uncommitted changes in this part" in text
     assert "commit `abc1234def`;" in text or text.count("commit `abc1234def`") == 2
+
+
+@pytest.mark.parametrize("argv", [["full", "--job", "cartpole_sb3"], ["quick", "--part", "part9_nothing"]])
+def test_an_unknown_job_or_part_is_one_error_line_not_an_empty_run(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        run.main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
