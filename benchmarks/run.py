@@ -153,6 +153,8 @@ def run_side_by_side(suite, job, seed):
         print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (set SB3_PYTHON; see benchmarks/README.md)")
         return None
     command = [SB3_PYTHON, "benchmarks/side_by_side.py", job.pair, "--seeds", str(seed), "--json"]
+    if job.total_steps is not None:
+        command += ["--total-steps", str(job.total_steps)]
     state = git_state(job.part)
     stdout, wall = run(command)
     both = json.loads(stdout.strip().splitlines()[-1])
@@ -274,8 +276,9 @@ def side_by_side_note(job, results):
         f"seed {r['seed']}: {fmt(r['ours']['steps_per_second'])} vs {fmt(r['peer']['steps_per_second'])} steps/s "
         f"({x:.2f}x), {fmt(seconds(r['ours']), 1)} s vs {fmt(seconds(r['peer']), 1)} s to {job.threshold:g}"
         for r, x in zip(results, ratios))
+    budget = "" if job.total_steps is None else f" --total-steps {job.total_steps}"
     text = (f"**{job.label} against Stable-Baselines3, side by side** (`benchmarks/side_by_side.py "
-            f"{job.pair}`: both trainings in one process, one torch thread each, taking turns at every "
+            f"{job.pair}{budget}`: both trainings in one process, one torch thread each, taking turns at every "
             f"evaluation, so both meet the same machine; each clock counts its own training only), ours vs "
             f"SB3: {per_seed}.")
     if job.peer_speed_target is not None:

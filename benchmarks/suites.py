@@ -46,6 +46,7 @@ class SideBySideJob:
     label: str
     threshold: float               # "reached" = first greedy evaluation at or above this (either side)
     peer_speed_target: float = None  # claim: steps/s >= this x SB3's on every seed, and less time to threshold
+    total_steps: int = None        # a shorter budget for both sides (quick suite: does the pair still run?)
 
 
 @dataclass
@@ -115,6 +116,9 @@ PART2_QUICK = [
     # the preset's whole 50k steps (about 20 s): its exploration and learning-rate schedules scale with the budget
     Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], QUICK, "CartPole-v1",
         threshold=475, final_episodes=20),
+    # does the side-by-side pair still run? (a fifth of the budget; no claim)
+    SideBySideJob("cartpole_side_by_side", "part2_dqn", "dqn_cartpole", QUICK, "CartPole-v1", threshold=475,
+                  total_steps=10_000),
 ]
 
 PART3_FULL = [

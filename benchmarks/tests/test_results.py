@@ -87,3 +87,22 @@ def test_the_committed_results_hold_no_absolute_path():
         text = path.read_text()
         assert "/work/" not in text and str(run.REPO) not in text, path
         run.normalise(json.loads(text))  # and every one of them reads
+
+
+def test_a_side_by_side_result_records_its_commit_and_no_interpreter_path(monkeypatch, tmp_path):
+    from suites import SideBySideJob
+
+    calls = []
+    line = dict(pair="dqn_cartpole", seed=1, torch_threads=1, eval_every=2500,
+                ours=dict(steps=10000, train_seconds=2.0, steps_per_second=5000.0, curve=[[10000, 500.0, 2.0]]),
+                sb3=dict(steps=10240, train_seconds=8.0, steps_per_second=1280.0, curve=[[10240, 120.0, 8.0]]))
+    monkeypatch.setattr(run, "run", lambda command: calls.append(command) or (json.dumps(line) + "\n", 30.0))
+    monkeypatch.setattr(run, "machine", lambda: dict(cpu="cpu", cores=2))
+    monkeypatch.setattr(run, "SB3_PYTHON", sys.executable)  # "exists"
+    job = SideBySideJob("cartpole_side_by_side", "part2_dqn", "dqn_cartpole", [1], "CartPole-v1", threshold=475,
+                        total_steps=10_000)
+    r = run.run_side_by_side("quick", job, 1)
+    assert calls[0][1:] == ["benchmarks/side_by_side.py", "dqn_cartpole", "--seeds", "1", "--json", "--total-steps", "10000"]
+    assert r["command"] == calls[0][1:] and sys.executable not in json.dumps(r)
+    assert r["commit"] and isinstance(r["dirty"], bool) and r["format"] == 2
+    assert r["ours"] == line["ours"] and r["peer"] == line["sb3"] and r["torch_threads"] == 1
