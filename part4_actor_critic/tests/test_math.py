@@ -14,16 +14,18 @@ def column(*values):
 
 
 def test_gae_by_hand_with_a_termination_and_a_truncation():
-    # gamma = lambda = 0.5; the episode terminates at t = 1 (nothing follows: no bootstrap, the 9 is ignored),
-    # and the next one is truncated at t = 3, so it bootstraps from V(its real final observation) = 6.
-    rewards = column(1, 2, 3, 4)
-    values = column(0.5, 1.0, 2.0, 1.5)
-    next_values = column(1.0, 9.0, 1.5, 6.0)
-    terminated, truncated = column(0, 1, 0, 0), column(0, 0, 0, 1)
-    # deltas: 1 + .5*1 - .5 = 1;  2 - 1 = 1;  3 + .5*1.5 - 2 = 1.75;  4 + .5*6 - 1.5 = 5.5
-    # A3 = 5.5; A2 = 1.75 + .25*5.5 = 3.125; A1 = 1 (its episode ended: no A2 in it); A0 = 1 + .25*1 = 1.25
+    # gamma = lambda = 0.5; the first episode terminates at t = 1 (nothing follows: no bootstrap, the 9 is
+    # ignored); the second is truncated at t = 3, so it bootstraps from V(its real final observation) = 6;
+    # a third starts at t = 4 and runs past the rollout's end, bootstrapped from 2.
+    rewards = column(1, 2, 3, 4, 5)
+    values = column(0.5, 1.0, 2.0, 1.5, 1.0)
+    next_values = column(1.0, 9.0, 1.5, 6.0, 2.0)
+    terminated, truncated = column(0, 1, 0, 0, 0), column(0, 0, 0, 1, 0)
+    # deltas: 1 + .5*1 - .5 = 1;  2 - 1 = 1;  3 + .5*1.5 - 2 = 1.75;  4 + .5*6 - 1.5 = 5.5;  5 + .5*2 - 1 = 5
+    # A4 = 5; A3 = 5.5 (its episode ended: nothing of A4 in it); A2 = 1.75 + .25*5.5 = 3.125;
+    # A1 = 1 (ended too); A0 = 1 + .25*1 = 1.25
     advantages = gae(rewards, values, next_values, terminated, truncated, gamma=0.5, lam=0.5)
-    np.testing.assert_allclose(advantages[:, 0], [1.25, 1.0, 3.125, 5.5])
+    np.testing.assert_allclose(advantages[:, 0], [1.25, 1.0, 3.125, 5.5, 5.0])
     assert advantages.dtype == np.float32
 
 
