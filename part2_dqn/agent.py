@@ -1,11 +1,15 @@
 """The DQN agent: epsilon-greedy acting, a replay memory, a target network, and the Bellman update.
 
-    get_action(obs, greedy)   one action: numpy forward pass for an MLP on the CPU, else torch.inference_mode
-    collect_rollouts(n)       n environment steps into the replay memory
-    learn(gradient_steps)     a round of minibatch TD updates; targets valued in bulk while the target net is frozen
-    gradient_step(...)        one AdamW step on the Huber loss of one minibatch, its gradient norm clipped
+This is the chapter's code, written the way the textbook states it. `fast.py` holds `FastAgent`, which
+reorganises the same computation for speed (on by default, `--no-fast` runs this one); a first reading
+can skip it.
+
+    get_action(obs, greedy)   epsilon-greedy: a random action with probability epsilon, else argmax_a Q(obs, a)
+    collect_rollouts(env, n)  n environment steps into the replay memory (n-step transitions with n_steps > 1)
+    learn(gradient_steps)     minibatch by minibatch: sample, Bellman target, Huber loss, one AdamW step
+    update_target()           target <- tau * online + (1 - tau) * target, every target_update_interval steps
     evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
-    train(...)                alternate collect_rollouts and learn until the step budget is spent
+    train(env, ...)           alternate collect_rollouts and learn until the step budget is spent
 """
 import collections
 import copy
@@ -17,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from memory import ReplayMemory
-from networks import NumpyQNetwork, make_network
+from networks import make_network
 
 
 def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None):
@@ -30,54 +34,13 @@ def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None)
     Pitfall: only *terminated* stops the bootstrap. A time-limit truncation is stored as an ordinary
     transition: the pendulum did not stop existing at step 200.
     next_q_target, next_q_online: (batch, n_actions); rewards, terminated, discounts: (batch,). Leading axes
-    may be added to all of them (`Agent.learn` passes k minibatches at once: (k, batch, ...)).
+    may be added to all of them (fast.py passes k minibatches at once: (k, batch, ...)).
     """
     if next_q_online is None:
         next_value = next_q_target.max(dim=-1).values
     else:
         next_value = next_q_target.gather(-1, next_q_online.argmax(dim=-1, keepdim=True)).squeeze(-1)
     return rewards + discounts * (1.0 - terminated) * next_value
-
-
-def clip_grad_norm(grads, max_norm):
-    """Scale `grads` in place so that their joint L2 norm is at most `max_norm`; returns the norm before.
-
-    The same as torch.nn.utils.clip_grad_norm_, which always rescales so that a GPU never waits for the
-    norm. On a CPU the check is free, and most steps need no rescale; the library call's own checks and
-    conversions cost more than the arithmetic here (50 us against 25 us per step on CartPole).
-    """
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # norm of the per-tensor norms
-    if norm > max_norm:
-        torch._foreach_mul_(grads, max_norm / (norm + 1e-6))
-    return norm
-
-
-class AdamW:
-    """AdamW (Adam with decoupled weight decay) through torch's fused kernel, given the gradients directly.
-
-    torch.optim.AdamW(fused=True) runs this same kernel (`torch._fused_adamw_`, one call updates every
-    tensor); around it, its step() collects state, groups tensors by device and runs hooks on every
-    call, which took longer than the update itself on CartPole's 256-256 network. Holding the state
-    lists here, one update is two calls. The tests check it matches torch.optim.AdamW step for step.
-    """
-
-    def __init__(self, params, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
-        self.params = list(params)
-        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
-        self.exp_avgs = [torch.zeros_like(p) for p in self.params]     # first moment, m
-        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]  # second moment, v
-        # The step count t of the bias correction 1 - beta^t. The kernel takes one float tensor per parameter;
-        # all parameters step together, so they share one (the kernel only reads it), incremented once.
-        self.step_count = torch.zeros((), device=self.params[0].device)
-        self.steps = [self.step_count] * len(self.params)
-
-    @torch.no_grad()
-    def step(self, grads):
-        """p <- p - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p) for every parameter p, in place."""
-        self.step_count += 1
-        torch._fused_adamw_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,
-                            lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
-                            eps=self.eps, amsgrad=False, maximize=False)
 
 
 class Agent:
@@ -90,12 +53,8 @@ class Agent:
         # updated is chasing your own tail; a frozen copy keeps the target still for a while.
         self.target_network = copy.deepcopy(self.q_network)
         self.target_network.requires_grad_(False)
-        self.params = list(self.q_network.parameters())               # listed once, not on every step
-        # acting through numpy views of the weights is 3-4x faster than a torch call (see NumpyQNetwork)
-        use_numpy = config.network == "mlp" and self.device.type == "cpu"
-        self.numpy_q_network = NumpyQNetwork(self.q_network) if use_numpy else None
-        self.target_params = list(self.target_network.parameters())
-        self.optimizer = AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(self.q_network.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
         self.memory = ReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=self.device)
         self.rng = random.Random(config.seed)  # exploration draws: Python's generator is cheap per call
         self.epsilon = config.epsilon_start
@@ -109,10 +68,8 @@ class Agent:
 
     def greedy_action(self, obs):
         """argmax_a Q(obs, a) for a single observation."""
-        if self.numpy_q_network is not None:
-            return int(self.numpy_q_network(obs).argmax())
-        with torch.inference_mode():
-            q = self.q_network(torch.as_tensor(obs, device=self.device).unsqueeze(0))
+        with torch.no_grad():
+            q = self.q_network(torch.as_tensor(obs, device=self.device).unsqueeze(0))  # (1, n_actions)
         return int(q.argmax())
 
     def get_action(self, obs, greedy=False):
@@ -137,6 +94,8 @@ class Agent:
         for _ in range(n_env_steps):
             action = self.get_action(self.obs)
             next_obs, reward, terminated, truncated, info = env.step(action)
+            # Pitfall: store `terminated` as the done flag, and the true final next_obs: a time limit
+            # (truncated) ends the episode, but the state still has a value to bootstrap from.
             self.push(self.obs, action, reward, next_obs, terminated, episode_over=terminated or truncated)
             self.episode_return += info.get("raw_reward", reward)
             self.episode_length += 1
@@ -154,7 +113,8 @@ class Agent:
         An n-step transition (s_t, a_t, R, s_{t+k}, terminated, gamma^k) carries the discounted sum of the
         next k <= n rewards, R = r_t + gamma r_{t+1} + ... + gamma^(k-1) r_{t+k-1}, so one update
         propagates a reward k steps back instead of one. k = n except at the end of an episode, where the
-        last transitions are flushed with the rewards that remain. Only `terminated` stops the bootstrap.
+        last transitions are flushed with the rewards that remain: a window never reaches into the next
+        episode. Only `terminated` stops the bootstrap.
         """
         n, gamma = self.config.n_steps, self.config.gamma
         if n == 1:
@@ -170,62 +130,35 @@ class Agent:
     # ---------- learning ----------
 
     def learn(self, gradient_steps):
-        """`gradient_steps` minibatch updates; returns the mean loss and mean Q of the last one (floats).
-
-        The memory does not change while we learn, so the whole round's minibatches are drawn at once.
-        Speed trick: the target network is frozen between two of its updates, so the values it gives the
-        next states of all minibatches until its next update are known before the first of those gradient
-        steps; one forward pass over all their rows computes them. One large matrix product is much faster
-        than many small ones that each pay Python and dispatch overhead. (With Polyak updates after every
-        step, that is one minibatch at a time: the textbook order. The tests check both give the same.)
-        """
+        """`gradient_steps` minibatch updates; returns the loss and the mean Q(s, a) of the last one (floats)."""
         c = self.config
-        obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size, gradient_steps)
-        obs, actions = obs.unbind(0), actions.unsqueeze(-1).unbind(0)  # one view per step; gather wants (batch, 1)
-        first = 0
-        while first < gradient_steps:
-            frozen_for = c.target_update_interval - self.gradient_steps % c.target_update_interval
-            span = slice(first, min(gradient_steps, first + frozen_for))  # these k steps share one target network
-            with torch.no_grad():  # targets are fixed regression labels: no gradient may flow into them
-                rows = next_obs[span].flatten(0, 1)  # (k * batch, *obs_shape): networks take one batch axis
-                next_q_target = self.target_network(rows).unflatten(0, (-1, c.batch_size))  # (k, batch, n_actions)
-                if not c.double:
-                    targets = td_target(rewards[span], next_q_target, terminated[span], discounts[span]).unbind(0)
-            for i in range(span.start, span.stop):
-                if c.double:  # the online network picks a', and it changes every step: one target at a time
-                    with torch.no_grad():
-                        target = td_target(rewards[i], next_q_target[i - span.start], terminated[i], discounts[i],
-                                           next_q_online=self.q_network(next_obs[i]))
-                else:
-                    target = targets[i - span.start]
-                loss, q = self.gradient_step(obs[i], actions[i], target)
-            first = span.stop
+        for _ in range(gradient_steps):
+            obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size)
+            with torch.no_grad():  # the target is a fixed regression label: no gradient may flow into it
+                next_q_online = self.q_network(next_obs) if c.double else None  # Double DQN: online picks a'
+                target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
+            q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
+            # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
+            # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
+            loss = F.smooth_l1_loss(q, target)
+            self.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
+            self.optimizer.step()
+            self.gradient_steps += 1
+            if self.gradient_steps % c.target_update_interval == 0:
+                self.update_target()
         return loss.item(), q.detach().mean().item()
-
-    def gradient_step(self, obs, actions, target):
-        """One AdamW step on the Huber loss between Q(s, a) and the TD target; obs (batch, *obs_shape),
-        actions (batch, 1), target (batch,). Returns the loss and Q(s, a) (batch,) as tensors."""
-        q = self.q_network(obs).gather(1, actions).squeeze(1)  # Q(s, a) of the taken actions
-        # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
-        # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
-        loss = F.smooth_l1_loss(q, target)
-        # d loss / d parameters, handed straight to clipping and the optimizer: nothing is kept in .grad,
-        # so there is nothing to zero before the next step.
-        grads = torch.autograd.grad(loss, self.params)
-        clip_grad_norm(grads, self.config.max_grad_norm)
-        self.optimizer.step(grads)
-        self.gradient_steps += 1
-        if self.gradient_steps % self.config.target_update_interval == 0:
-            self.update_target()
-        return loss, q
 
     @torch.no_grad()
     def update_target(self):
-        """target <- tau * online + (1 - tau) * target; tau = 1 is the classic hard copy.
+        """target <- tau * online + (1 - tau) * target; tau = 1 is the classic hard copy."""
+        for target, online in zip(self.target_network.parameters(), self.q_network.parameters()):
+            target.lerp_(online, self.config.tau)
 
-        `_foreach_lerp_` is `target.lerp_(online, tau)` for every parameter tensor in one call.
-        """
-        torch._foreach_lerp_(self.target_params, self.params, self.config.tau)
+    def set_learning_rate(self, learning_rate):
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
 
     # ---------- evaluation and the loop ----------
 
@@ -250,8 +183,10 @@ class Agent:
         """Collect `train_freq` steps, then `gradient_steps` updates, until `total_steps` are spent.
 
         `on_log(step, episodes, loss, mean_q)` runs after every update round that finished episodes (at
-        most every 1000 steps), `on_eval(step, train_seconds)` every `eval_every` steps. Returns the
-        training seconds, evaluation excluded.
+        most every 1000 steps), `on_eval(step, train_seconds)` every `eval_every` steps and once more at
+        the last step if that was not one of them: a run always ends with an evaluation of its final
+        policy, so even a run shorter than `eval_every` leaves a model. Returns the training seconds,
+        evaluation excluded.
         """
         c = self.config
         next_eval, next_log, loss, mean_q = c.eval_every, 0, float("nan"), float("nan")
@@ -260,14 +195,14 @@ class Agent:
             n = min(c.train_freq, c.total_steps - self.steps, max(1, next_eval - self.steps))
             self.collect_rollouts(env, n)
             if c.anneal_lr:
-                self.optimizer.lr = c.learning_rate * (1.0 - self.steps / c.total_steps)
+                self.set_learning_rate(c.learning_rate * (1.0 - self.steps / c.total_steps))
             if self.steps >= c.learning_starts and len(self.memory) >= c.batch_size:
                 # gradient_steps per train_freq env steps; partial rounds (before an eval) get their share
                 loss, mean_q = self.learn(max(1, round(c.gradient_steps * n / c.train_freq)))
             if on_log is not None and self.steps >= next_log and self.finished_episodes:
                 on_log(self.steps, self.finished_episodes, loss, mean_q)
                 self.finished_episodes, next_log = [], self.steps + 1000
-            if self.steps >= next_eval:
+            if self.steps >= next_eval or self.steps >= c.total_steps:
                 train_seconds += time.perf_counter() - start
                 if on_eval is not None:
                     on_eval(self.steps, train_seconds)

@@ -38,19 +38,23 @@ class ReplayMemory:
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size, n_batches=None):
-        """Uniform random minibatches, each without replacement, as torch tensors on the memory's device.
+    def sample(self, batch_size):
+        """A uniform random minibatch without replacement, as torch tensors on the memory's device.
 
         Returns obs (batch, *obs_shape), actions (batch,) int64, rewards (batch,), next_obs (batch, *obs_shape),
-        terminated (batch,) 0/1, discounts (batch,); all float32 but the actions. With `n_batches`, every
-        tensor gets a leading (n_batches,) axis: a whole update round's minibatches in one gather, instead of
-        six small numpy copies and tensor conversions per gradient step.
+        terminated (batch,) 0/1, discounts (batch,); all float32 but the actions.
         """
+        return self.gather(self.sample_indices(batch_size))
+
+    def sample_indices(self, batch_size):
+        """`batch_size` distinct random positions in the memory, shape (batch_size,)."""
         if batch_size > self.size:
             raise ValueError(f"cannot sample {batch_size} transitions from {self.size}")
-        if n_batches is None:
-            i = self.rng.choice(self.size, batch_size, replace=False)  # ~10 us, small next to a gradient step
-        else:
-            i = np.stack([self.rng.choice(self.size, batch_size, replace=False) for _ in range(n_batches)])
-        batch = (self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i], self.terminated[i], self.discounts[i])
+        return self.rng.choice(self.size, batch_size, replace=False)
+
+    def gather(self, indices):
+        """The transitions at `indices` (any shape, e.g. (batch,)), each field as a tensor of shape
+        (*indices.shape, ...) on the memory's device."""
+        batch = (self.obs[indices], self.actions[indices], self.rewards[indices], self.next_obs[indices],
+                 self.terminated[indices], self.discounts[indices])
         return tuple(torch.from_numpy(x).to(self.device) for x in batch)

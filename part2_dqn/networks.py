@@ -1,5 +1,4 @@
 """Q-networks: observation in, one Q-value per action out. Networks take integers, not env objects."""
-import numpy as np
 from torch import nn
 
 
@@ -44,27 +43,3 @@ def make_network(kind, obs_shape, n_actions, hidden):
     if kind == "lstm":
         return LSTMQNetwork(obs_shape[-1], n_actions, hidden)
     raise ValueError(f"unknown network kind {kind!r}")
-
-
-class NumpyQNetwork:
-    """QNetwork's forward pass in numpy, for picking actions one observation at a time.
-
-    Acting runs the network once per environment step on a single observation, where torch's per-operation
-    dispatch costs more than the tiny matrix products themselves (26 us against 7 us for a 256-256 MLP
-    here). The layers are numpy *views* of the network's CPU tensors, not copies: the optimizer and
-    `load_state_dict` update those tensors in place, so the views always hold the current weights (the
-    tests check both). CPU only: a GPU tensor has no numpy view.
-    """
-
-    def __init__(self, q_network):
-        self.layers = [(m.weight.detach().numpy(), m.bias.detach().numpy())
-                       for m in q_network.net if isinstance(m, nn.Linear)]
-
-    def __call__(self, obs):
-        """Q-values (..., n_actions) of observations (..., n_obs), as QNetwork computes them."""
-        x = obs
-        for i, (weight, bias) in enumerate(self.layers):
-            x = x @ weight.T + bias
-            if i < len(self.layers) - 1:
-                x = np.maximum(x, 0.0)  # ReLU
-        return x

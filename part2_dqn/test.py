@@ -2,12 +2,15 @@
 
     python part2_dqn/test.py models/part2_dqn/Pendulum-v1__dqn_mlp.pth --episodes 100
     python part2_dqn/test.py MODEL.pth --render human          # watch it (needs a display)
-    python part2_dqn/test.py MODEL.pth --gif run.gif --plot angle.png
+    python part2_dqn/test.py MODEL.pth --gif run.gif --plot angle.png   # the first episode as a GIF
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import fields
 
 import matplotlib
@@ -17,8 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from agent import Agent
-from train import ALGO, Config, make_env
+from train import ALGO, Config, make_agent, make_env
 from utils import UserError, load_checkpoint, run_main
 
 
@@ -34,7 +36,7 @@ def rebuild(path, render_mode=None, device="cpu"):
     if list(obs_shape) != list(checkpoint["obs_shape"]) or n_actions != checkpoint["n_actions"]:
         raise UserError(f"{path!r} was trained on observations {tuple(checkpoint['obs_shape'])} with "
                         f"{checkpoint['n_actions']} actions; its env now gives {tuple(obs_shape)} and {n_actions}")
-    agent = Agent(config, obs_shape, n_actions, device)
+    agent = make_agent(config, obs_shape, n_actions, device)
     try:
         agent.q_network.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError) as e:
@@ -63,6 +65,23 @@ def plot_angles(agent, env, path, episodes=3, seed=0):
     plt.close(fig)
 
 
+def quiet_sdl(human):
+    """Keep SDL (pygame, which draws gymnasium's frames) from printing on a machine without a display.
+
+    Off-screen frames need no video device: the dummy driver. SDL also complains ("error:
+    XDG_RUNTIME_DIR is invalid") when that folder is unset or unusable, which would read like one of our
+    own error lines; a private temporary folder, removed at exit, satisfies it.
+    """
+    if not human:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        os.environ["SDL_AUDIODRIVER"] = "dummy"
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not (runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK | os.X_OK)):
+        runtime = tempfile.mkdtemp(prefix="xdg-runtime-")
+        atexit.register(shutil.rmtree, runtime, ignore_errors=True)
+        os.environ["XDG_RUNTIME_DIR"] = runtime
+
+
 def save_gif(frames, path, fps=30):
     """Write rendered RGB frames as an animated GIF (Pillow comes with matplotlib)."""
     from PIL import Image
@@ -77,27 +96,33 @@ def main(argv=None):
     parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
-    parser.add_argument("--gif", metavar="PATH", help="write the first episodes (up to 1000 frames) as a GIF")
+    parser.add_argument("--gif", metavar="PATH", help="write the first --gif-episodes episodes as a GIF")
+    parser.add_argument("--gif-episodes", type=int, default=1, help="episodes the GIF shows (at most 1000 frames)")
     parser.add_argument("--plot", metavar="PATH", help="Pendulum: plot the pole angle over time")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        raise UserError("--episodes must be positive")
+    if args.episodes < 1 or args.gif_episodes < 1:
+        raise UserError("--episodes and --gif-episodes must be positive")
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     torch.set_num_threads(1)
-    render_mode = "human" if args.render else ("rgb_array" if args.gif else None)
-    agent, env, checkpoint = rebuild(args.model, render_mode)
-    frames = []
-
-    def grab():
-        if len(frames) < 1000:
-            frames.append(env.render())
-
-    mean, std = agent.evaluate(env, args.episodes, seed=args.seed, on_frame=grab if args.gif else None)
-    if args.gif:
-        save_gif(frames, args.gif, fps=env.metadata.get("render_fps", 30))
+    quiet_sdl(human=bool(args.render))
+    agent, env, checkpoint = rebuild(args.model, "human" if args.render else None)
     env_id = checkpoint["config"]["env_id"]
+    if not args.json:
+        print(f"{env_id} ({checkpoint['config']['network']}): playing {args.episodes} greedy episodes", flush=True)
+    mean, std = agent.evaluate(env, args.episodes, seed=args.seed)
+    if args.gif:  # the first episodes again (the same seed), this time drawn: rendering is the slow part
+        gif_env = make_env(agent.config, render_mode="rgb_array")
+        frames = []
+
+        def grab():
+            if len(frames) < 1000:
+                frames.append(gif_env.render())
+
+        agent.evaluate(gif_env, min(args.gif_episodes, args.episodes), seed=args.seed, on_frame=grab)
+        save_gif(frames, args.gif, fps=gif_env.metadata.get("render_fps", 30))
+        gif_env.close()
     if args.plot:
         if env_id.startswith("Pendulum"):
             plot_angles(agent, make_env(agent.config), args.plot, seed=args.seed)

@@ -4,7 +4,7 @@
     python part2_dqn/train.py --network lstm                    # the LSTM over the last 4 steps
     python part2_dqn/train.py --env-id CartPole-v1              # tuned preset
     python part2_dqn/train.py --help                            # every setting, generated from Config
-    tensorboard --logdir dqn_logs
+    tensorboard --logdir dqn_logs                             # the runs, in the repo's dqn_logs/
 
 Reading order: config -> env factory (wrappers.py) -> network (networks.py) -> memory (memory.py) ->
 agent (agent.py) -> main().
@@ -21,11 +21,13 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from agent import Agent
+from fast import FastAgent
 from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
                    pick_device, run_main, save_checkpoint, seed_everything)
 from wrappers import make_env as make_dqn_env
 
 ALGO = "dqn"
+REPO = Path(__file__).resolve().parent.parent  # default folders are the repo's, wherever we are run from
 
 
 @dataclass
@@ -35,8 +37,8 @@ class Config:
     total_steps: int = arg(60_000, "environment steps to train for")
     eval_every: int = arg(2_500, "run a greedy evaluation every this many steps")
     eval_episodes: int = arg(20, "episodes per greedy evaluation")
-    log_dir: str = arg("dqn_logs", "TensorBoard runs go in a subfolder of this folder")
-    save_dir: str = arg("models/part2_dqn", "the best model is saved in this folder")
+    log_dir: str = arg(str(REPO / "dqn_logs"), "TensorBoard runs go in a subfolder of this folder")
+    save_dir: str = arg(str(REPO / "models" / PART), "the best model is saved here as {env}__{algo}__{seed}.pth")
     discrete_actions: int = arg(0, "Gaussian-spaced torques for an env with a 1-D Box action (odd; 0 = refuse Box actions)")
     sigma: float = arg(0.5, "width of the Gaussian kernel spacing the torques (larger = more even)")
     max_episode_steps: int = arg(0, "episode time limit (0 = the env's own, 200 for Pendulum)")
@@ -61,7 +63,8 @@ class Config:
     exploration_fraction: float = arg(0.1, "fraction of total_steps over which epsilon decays linearly")
     max_grad_norm: float = arg(10.0, "gradient norm clipping")
     device: str = arg("auto", "auto (CUDA if available), cpu or cuda")
-    torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
+    torch_threads: int = arg(1, "CPU threads for torch (one: two collapse when another process shares the cores)")
+    fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
 
 
 # Tuned defaults per environment; a flag on the command line still wins.
@@ -71,21 +74,20 @@ PRESETS = {
     # The network, batch, train_freq and gradient steps of rl-baselines3-zoo's CartPole DQN, which we
     # compare speed against. Learning rate, buffer and final epsilon are the zoo's too; 3-step returns,
     # gamma 0.98, a Polyak target update every 8 gradient steps (whose 8 minibatches then get their
-    # targets from one forward pass, see Agent.learn) and a decaying learning rate (with AdamW's default
-    # weight decay) are ours: they reach 475 sooner and keep 500 to the end (see README). Double DQN is
-    # off: its per-step forward pass costs a tenth of the update, and over six seeds it was no more
-    # reliable here (README, "Tuning").
-    # Two torch threads: the 256-wide layers' matrix products are worth splitting over both cores.
+    # targets from one forward pass, see fast.py) and a decaying learning rate (with AdamW's default
+    # weight decay) are ours: they reach 475 sooner and keep 500 to the end. Tuned on seeds 1-6 (it fails
+    # seed 4); Double DQN is off: its per-step forward pass costs a tenth of the update, and over those
+    # six seeds it was no more reliable here (NOTES.md, "Tuning the CartPole preset").
     "CartPole-v1": dict(total_steps=50_000, eval_every=2_500, eval_episodes=10, hidden=[256, 256],
                         batch_size=64, train_freq=256, gradient_steps=128, buffer_size=100_000,
                         learning_starts=1_000, learning_rate=2.3e-3, anneal_lr=True, weight_decay=0.01,
                         gamma=0.98, n_steps=3, double=False, tau=0.07, target_update_interval=8,
-                        exploration_fraction=0.05, epsilon_end=0.04, torch_threads=2),
+                        exploration_fraction=0.05, epsilon_end=0.04),
     # rl-baselines3-zoo's LunarLander settings (with our Double DQN default and 1000 steps before learning)
     "LunarLander-v3": dict(total_steps=150_000, eval_every=10_000, eval_episodes=10, hidden=[256, 256],
                            learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=1_000,
                            gamma=0.99, tau=1.0, target_update_interval=250, train_freq=4, gradient_steps=4,
-                           exploration_fraction=0.12, epsilon_end=0.1, torch_threads=2),
+                           exploration_fraction=0.12, epsilon_end=0.1),
 }
 
 
@@ -120,8 +122,13 @@ def build(config, device="cpu"):
     env, eval_env = make_env(config), make_env(config)
     env.action_space.seed(config.seed)
     eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
-    agent = Agent(config, env.observation_space.shape, int(env.action_space.n), device)
+    agent = make_agent(config, env.observation_space.shape, int(env.action_space.n), device)
     return env, eval_env, agent
+
+
+def make_agent(config, obs_shape, n_actions, device="cpu"):
+    """agent.py's textbook Agent, or fast.py's FastAgent (the default): the same updates, faster."""
+    return (FastAgent if config.fast else Agent)(config, obs_shape, n_actions, device)
 
 
 def algo_name(config):
@@ -141,10 +148,19 @@ def main(argv=None):
     writer.add_text("config", config_markdown(config))
     eval_log = EvalLog(run_dir)
     path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
-    best = dict(eval_return=-np.inf, step=0)
+    best = dict(eval_return=-np.inf, step=0, saved=False)
     recent = [float("nan")]
-    bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)
+    bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)  # off when not a terminal
     started = time.perf_counter()
+    next_line = dict(step=config.total_steps // 10, time=started + 30)
+
+    def progress(step):
+        """Without a terminal (output piped to a file) the bar is off: a plain line every 10% or 30 s."""
+        now = time.perf_counter()
+        if bar.disable and (step >= next_line["step"] or now >= next_line["time"]):
+            print(f"step {step:,}/{config.total_steps:,} | {step / (now - started):,.0f} steps/s | "
+                  f"return {recent[0]:.1f} | best eval {best['eval_return']:.1f}", flush=True)
+            next_line.update(step=step + config.total_steps // 10, time=now + 30)
 
     def on_log(step, episodes, loss, mean_q):
         returns, lengths = zip(*episodes)
@@ -158,6 +174,7 @@ def main(argv=None):
         bar.update(step - bar.n)
         bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {recent[0]:.1f} | "
                             f"best eval {best['eval_return']:.1f}")
+        progress(step)
 
     def on_eval(step, train_seconds):
         mean, std = agent.evaluate(eval_env, config.eval_episodes)
@@ -167,29 +184,35 @@ def main(argv=None):
         eval_log.add(step, train_seconds, mean, std)
         writer.flush()
         if mean > best["eval_return"]:  # keep the best network: DQN can forget what it knew (see README)
-            best.update(eval_return=mean, step=step)
             save_checkpoint(path, {"part": PART, "algo": ALGO, "state_dict": agent.q_network.state_dict(),
                                    "config": dataclasses.asdict(config), "obs_shape": list(obs_shape),
                                    "n_actions": n_actions, "eval_return": mean, "eval_std": std, "step": step})
+            best.update(eval_return=mean, step=step, saved=True)  # only once the file is in place
+        progress(step)
 
     try:
         train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval)
     except KeyboardInterrupt:
         bar.close()
         writer.close()
-        print(f"\ninterrupted: the best model so far ({best['eval_return']:.1f} at step {best['step']}) "
-              f"is intact at {path}" if best["step"] else "\ninterrupted before the first evaluation; no model saved",
-              file=sys.stderr)
+        if best["saved"]:
+            print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({best['eval_return']:.1f} at "
+                  f"step {best['step']:,}) is intact at {path}", file=sys.stderr)
+        else:
+            older = f" ({path} is from an earlier run)" if path.exists() else ""
+            print(f"\ninterrupted at step {agent.steps:,}, before the first evaluation: this run saved no "
+                  f"model{older}", file=sys.stderr)
         sys.exit(130)
     bar.close()
     summary = dict(steps=config.total_steps, train_seconds=round(train_seconds, 3),
                    steps_per_second=round(config.total_steps / train_seconds, 1),
                    wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
-                   best_step=best["step"], model=str(path), run_dir=str(run_dir))
+                   best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
     eval_log.finish(**summary)
     writer.close()
-    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.1f} at step {best['step']}, "
-          f"{summary['steps_per_second']:,.0f} steps/s; model saved to {path}; logs in {run_dir}")
+    saved = f"model saved to {path}" if best["saved"] else "no model saved (no evaluation gave a finite return)"
+    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.1f} at step {best['step']:,}, "
+          f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
 
 
 if __name__ == "__main__":

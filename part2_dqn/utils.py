@@ -51,8 +51,11 @@ def parse_config(config_class, argv=None, description=None, presets=None, defaul
             parser.add_argument(flag, type=kind, default=default, help=f.metadata["help"])
     parser.set_defaults(**(defaults or {}))
     if presets:
-        env_id = parser.parse_known_args(argv)[0].env_id
-        parser.set_defaults(**presets.get(env_id, {}))
+        # Read --env-id first (without acting on --help), so that `--env-id X --help` shows X's preset.
+        peek = argparse.ArgumentParser(add_help=False)
+        peek.add_argument("--env-id", default=parser.get_default("env_id"))
+        env_id = peek.parse_known_args(argv)[0].env_id
+        parser.set_defaults(env_id=env_id, **presets.get(env_id, {}))
     return config_class(**vars(parser.parse_args(argv)))
 
 
@@ -152,9 +155,12 @@ class EvalLog:
 
 
 def run_main(main):
-    """Call `main()`; turn UserError into one line on stderr and exit code 2."""
+    """Call `main()`; turn UserError into one line on stderr and exit code 2, Ctrl-C into exit code 130."""
     try:
         main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

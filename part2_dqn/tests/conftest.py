@@ -34,8 +34,8 @@ def pytest_collectstart(collector):
 def run_script(tmp_path):
     """Run one of this part's scripts in a subprocess; returns the CompletedProcess (text output)."""
 
-    def run(script, *args, timeout=300):
+    def run(script, *args, timeout=300, env=None):
         return subprocess.run([sys.executable, str(PART_DIR / script), *map(str, args)], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout, env=env)
 
     return run

@@ -1,8 +1,7 @@
 """Seeded learning test: fails when DQN learning breaks."""
 import torch
 
-from agent import Agent
-from train import get_config, make_env
+from train import build, get_config
 
 
 def test_cartpole_learns():
@@ -12,8 +11,7 @@ def test_cartpole_learns():
                          "--train-freq", "4", "--gradient-steps", "1", "--learning-rate", "1e-3",
                          "--target-update-interval", "1", "--tau", "0.01", "--double", "--batch-size", "64",
                          "--exploration-fraction", "0.2", "--learning-starts", "500", "--eval-every", "2500"])
-    env, eval_env = make_env(config), make_env(config)
-    agent = Agent(config, env.observation_space.shape, int(env.action_space.n))
+    env, eval_env, agent = build(config)  # FastAgent: tests/test_fast.py ties it to the textbook Agent
     best = []
     agent.train(env, on_eval=lambda step, seconds: best.append(agent.evaluate(eval_env, 5, seed=step)[0]))
     assert max(best) >= 195, best

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from agent import Agent, AdamW, clip_grad_norm, td_target
+from agent import Agent, td_target
 from memory import ReplayMemory
-from networks import LSTMQNetwork, NumpyQNetwork, QNetwork
+from networks import LSTMQNetwork, QNetwork
 from train import get_config
 from wrappers import PENDULUM_MIN_REWARD, DiscretePendulum, HistoryWrapper, gaussian_actions, make_env
 
@@ -92,83 +92,7 @@ def test_learn_moves_q_towards_the_target():
         assert agent.q_network(torch.from_numpy(obs)[None])[0, 0].item() == pytest.approx(1.0, abs=0.05)
 
 
-@pytest.mark.parametrize("double", [False, True])
-def test_round_of_gradient_steps_equals_one_step_at_a_time(double):
-    """learn(10) with a target network frozen for 4 steps values the next states of 4 minibatches at once;
-    that must be the same update as ten learn(1) calls, each computing its own target (the textbook order)."""
-    args = ["--env-id", "CartPole-v1", "--batch-size", "8", "--hidden", "16", "--tau", "1",
-            "--target-update-interval", "4", "--learning-rate", "0.01", "--double" if double else "--no-double"]
-    agents = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        agent = Agent(get_config(args), (4,), 2)
-        rng = np.random.default_rng(1)
-        for _ in range(50):
-            agent.memory.push(rng.standard_normal(4), rng.integers(2), rng.standard_normal(), rng.standard_normal(4),
-                              rng.random() < 0.2, 0.99)
-        agents.append(agent)
-    agents[0].learn(10)
-    for _ in range(10):
-        agents[1].learn(1)
-    assert agents[0].gradient_steps == agents[1].gradient_steps == 10
-    for a, b in zip(agents[0].params + agents[0].target_params, agents[1].params + agents[1].target_params):
-        torch.testing.assert_close(a, b)
-    assert not torch.equal(agents[0].target_params[0], agents[0].params[0])  # 2 steps since the last copy
-
-
-def test_numpy_q_network_follows_the_live_weights():
-    torch.manual_seed(0)
-    net = QNetwork(4, 3, (16, 8))
-    numpy_net = NumpyQNetwork(net)
-    obs = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-
-    def same():
-        with torch.no_grad():
-            np.testing.assert_allclose(numpy_net(obs), net(torch.from_numpy(obs)).numpy(), rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(numpy_net(obs[0]), net(torch.from_numpy(obs[0])).numpy(), rtol=1e-5, atol=1e-6)
-
-    same()
-    optimizer = AdamW(net.parameters(), lr=0.1, weight_decay=0.0)
-    optimizer.step(torch.autograd.grad(net(torch.from_numpy(obs)).sum(), list(net.parameters())))
-    # ^ in place: the numpy views see the new weights
-    same()
-    net.load_state_dict(QNetwork(4, 3, (16, 8)).state_dict())   # copied in place as well
-    same()
-
-
-# ---------- the update: clipping and the optimizer ----------
-
-def test_clip_grad_norm_by_hand():
-    grads = (torch.tensor([3.0, 0.0]), torch.tensor([[4.0]]))      # joint norm sqrt(9 + 16) = 5
-    assert clip_grad_norm(grads, 10.0).item() == pytest.approx(5.0)
-    assert grads[0].tolist() == [3.0, 0.0] and grads[1].tolist() == [[4.0]]   # under the limit: untouched
-    assert clip_grad_norm(grads, 1.0).item() == pytest.approx(5.0)            # returns the norm before
-    assert grads[0].tolist() == pytest.approx([0.6, 0.0]) and grads[1].item() == pytest.approx(0.8)
-
-
-def test_adamw_first_step_by_hand():
-    # Step 1: m_hat = g and v_hat = g^2, so the Adam step is lr * g / |g| = lr * sign(g); the decoupled
-    # decay first shrinks p by lr * weight_decay: 1 * (1 - 0.1 * 0.1) - 0.1 * sign(0.5) = 0.89.
-    p = torch.tensor([1.0, 1.0])
-    AdamW([p], lr=0.1, weight_decay=0.1).step([torch.tensor([0.5, -2.0])])
-    assert p.tolist() == pytest.approx([0.89, 1.09])
-
-
-def test_adamw_matches_torch_optim_adamw():
-    torch.manual_seed(0)
-    ours, theirs = QNetwork(4, 2, (8,)), QNetwork(4, 2, (8,))
-    theirs.load_state_dict(ours.state_dict())
-    optimizer = AdamW(ours.parameters(), lr=0.01, weight_decay=0.05, betas=(0.8, 0.9))
-    reference = torch.optim.AdamW(theirs.parameters(), lr=0.01, weight_decay=0.05, betas=(0.8, 0.9))
-    for _ in range(5):
-        obs = torch.randn(16, 4)
-        optimizer.step(torch.autograd.grad(ours(obs).square().mean(), list(ours.parameters())))
-        reference.zero_grad()
-        theirs(obs).square().mean().backward()
-        reference.step()
-    for a, b in zip(ours.parameters(), theirs.parameters()):
-        torch.testing.assert_close(a, b)
-
+# ---------- the target network ----------
 
 def test_polyak_and_hard_target_updates():
     config = get_config(["--env-id", "CartPole-v1", "--hidden", "4", "--tau", "0.25", "--buffer-size", "128"])
@@ -209,11 +133,6 @@ def test_memory_sample_shapes_dtypes_and_no_replacement():
     torch.testing.assert_close(next_obs[:, 0, 0], obs[:, 0, 0] + 1)
     with pytest.raises(ValueError):
         memory.sample(11)
-    obs, actions, rewards, next_obs, terminated, discounts = memory.sample(6, n_batches=3)  # a round's batches
-    assert obs.shape == next_obs.shape == (3, 6, 4, 3)
-    assert actions.shape == rewards.shape == terminated.shape == discounts.shape == (3, 6)
-    for batch in obs[:, :, 0, 0]:
-        assert len(set(batch.tolist())) == 6                  # each batch without replacement
 
 
 # ---------- the wrapper ----------

@@ -1,5 +1,7 @@
 """Smoke tests of train.py and test.py through a subprocess, and the bad-input contract."""
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,24 +39,81 @@ def test_train_then_test(run_script, tmp_path, network):
     model = tmp_path / "models" / f"Pendulum-v1__dqn_{network}__1.pth"
     checkpoint = torch.load(model, weights_only=True)
     assert checkpoint["config"]["network"] == network and checkpoint["n_actions"] == 11
-    played = run_script("test.py", model, "--episodes", "2", "--json", "--plot", "angle.png", "--gif", "run.gif")
+    headless = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    headless["XDG_RUNTIME_DIR"] = str(tmp_path / "no-such-folder")  # SDL would print "error: XDG_RUNTIME_DIR ..."
+    played = run_script("test.py", model, "--episodes", "2", "--json", "--plot", "angle.png", "--gif", "run.gif",
+                        env=headless)
     assert played.returncode == 0, played.stderr
+    assert "XDG_RUNTIME_DIR" not in played.stderr and "error" not in played.stderr, played.stderr
     result = json.loads(played.stdout.strip().splitlines()[-1])
     assert result["network"] == network and result["episodes"] == 2
     assert -16.28 * 100 <= result["mean"] <= 0  # the env's own reward scale, 100-step episodes
     assert (tmp_path / "angle.png").stat().st_size > 1000
     assert (tmp_path / "run.gif").read_bytes()[:3] == b"GIF"
+    from PIL import Image
+    assert Image.open(tmp_path / "run.gif").n_frames <= 100  # --gif-episodes 1: one 100-step episode, not two
 
 
-def test_cartpole_preset_and_help(run_script):
-    shown = run_script("train.py", "--help")
-    assert shown.returncode == 0
-    for flag in ["--env-id", "--seed", "--total-steps", "--eval-every", "--eval-episodes", "--log-dir", "--save-dir",
-                 "--network", "--history", "--tau", "--discrete-actions", "--no-double"]:
-        assert flag in shown.stdout
-    done = run_script("train.py", "--env-id", "CartPole-v1", "--total-steps", "600", "--eval-every", "600",
-                      "--eval-episodes", "1", "--learning-starts", "300", "--log-dir", "logs", "--save-dir", "models")
+def test_short_run_leaves_a_model_test_py_loads(run_script, tmp_path):
+    """A run shorter than --eval-every still ends with a greedy evaluation of its final policy, and a model."""
+    done = run_script("train.py", "--total-steps", "300", "--eval-every", "1000", "--eval-episodes", "1",
+                      "--learning-starts", "100", "--batch-size", "32", "--max-episode-steps", "50",
+                      "--log-dir", "logs", "--save-dir", "out")
     assert done.returncode == 0, done.stderr
+    model = tmp_path / "out" / "Pendulum-v1__dqn_mlp__1.pth"
+    assert f"model saved to {Path('out') / model.name}" in done.stdout, done.stdout
+    assert torch.load(model, weights_only=True)["step"] == 300
+    run_dir = single_run(tmp_path / "logs")
+    assert (run_dir / "evaluations.csv").read_text().splitlines()[1].startswith("300,")
+    assert json.loads((run_dir / "summary.json").read_text())["model"] == str(Path("out") / model.name)
+    played = run_script("test.py", model, "--episodes", "1", "--json")
+    assert played.returncode == 0, played.stderr
+    assert json.loads(played.stdout.strip().splitlines()[-1])["trained_steps"] == 300
+
+
+def test_piped_output_gets_plain_progress_lines(run_script):
+    done = run_script("train.py", *TINY, "--log-dir", "logs", "--save-dir", "models")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("step ")]
+    assert len(lines) >= 2 and "steps/s" in lines[-1] and "best eval" in lines[-1], done.stdout
+    steps = [int(line.split()[1].split("/")[0].replace(",", "")) for line in lines]
+    assert steps == sorted(steps) and steps[-1] >= 1_000
+
+
+def test_default_folders_are_the_repos_wherever_run_from(run_script):
+    from train import get_config
+    config = get_config([])
+    assert Path(config.save_dir) == PART_DIR.parent / "models" / "part2_dqn"
+    assert Path(config.log_dir) == PART_DIR.parent / "dqn_logs"
+    assert get_config(["--save-dir", "here"]).save_dir == "here"   # an explicit flag is used as given
+    shown = run_script("train.py", "--help")                      # run from a temporary folder
+    assert str(PART_DIR.parent / "models" / "part2_dqn") in " ".join(shown.stdout.split())
+
+
+def help_defaults(text):
+    """{'--flag': 'default'} from argparse's `--help` text (ArgumentDefaultsHelpFormatter)."""
+    text = " ".join(text.split())
+    return dict(re.findall(r"(--[a-z-]+)(?:, --no-[a-z-]+)?(?: [A-Z_]+)* .*?\(default: (.*?)\)", text))
+
+
+def test_preset_applies_and_help_shows_it(run_script):
+    from train import PRESETS, get_config
+    cartpole = get_config(["--env-id", "CartPole-v1"])
+    for name, value in PRESETS["CartPole-v1"].items():
+        assert getattr(cartpole, name) == value, name
+    assert get_config(["--env-id", "CartPole-v1", "--n-steps", "1"]).n_steps == 1   # a flag beats the preset
+    assert get_config([]).hidden == [64, 64] and get_config([]).discrete_actions == 11
+    assert "torch_threads" not in PRESETS["CartPole-v1"] and cartpole.torch_threads == 1
+
+    shown = run_script("train.py", "--env-id", "CartPole-v1", "--help")
+    assert shown.returncode == 0
+    defaults = help_defaults(shown.stdout)
+    assert defaults["--total-steps"] == "50000" and defaults["--n-steps"] == "3", defaults
+    assert defaults["--hidden"] == "[256, 256]" and defaults["--batch-size"] == "64"
+    assert defaults["--double"] == "False" and defaults["--torch-threads"] == "1"
+    assert defaults["--env-id"] == "CartPole-v1"
+    pendulum = help_defaults(run_script("train.py", "--help").stdout)
+    assert pendulum["--total-steps"] == "60000" and pendulum["--discrete-actions"] == "11"
 
 
 def assert_clean_error(done, *words):
@@ -119,3 +178,31 @@ def test_ctrl_c_keeps_the_best_model(tmp_path):
     assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
     assert "state_dict" in torch.load(model, weights_only=True)
     assert not list((tmp_path / "models").glob("*.tmp"))
+
+
+def interrupt(command, cwd, ready):
+    """Start `command`, wait until `ready(process)` (or 60 s), send Ctrl-C; returns (exit code, stderr)."""
+    process = subprocess.Popen([sys.executable, *map(str, command)], cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not ready(process) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def test_ctrl_c_before_the_first_evaluation_says_no_model(tmp_path):
+    code, stderr = interrupt([PART_DIR / "train.py", "--total-steps", "10000000", "--eval-every", "5000000",
+                              "--log-dir", "logs", "--save-dir", "models"], tmp_path,
+                             ready=lambda _: (tmp_path / "logs").exists() and any((tmp_path / "logs").iterdir()))
+    assert code == 130 and "Traceback" not in stderr and "saved no model" in stderr, stderr
+    assert not (tmp_path / "models" / "Pendulum-v1__dqn_mlp__1.pth").exists()
+
+
+def test_ctrl_c_in_test_py_exits_130_without_traceback(tmp_path):
+    model = PART_DIR.parent / "models" / "part2_dqn" / "Pendulum-v1__dqn_mlp.pth"
+    code, stderr = interrupt([PART_DIR / "test.py", model, "--episodes", "100000"], tmp_path,
+                             ready=lambda process: "playing" in process.stdout.readline())  # past the imports
+    assert code == 130 and "Traceback" not in stderr and "interrupted" in stderr, stderr
