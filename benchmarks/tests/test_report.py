@@ -157,3 +157,37 @@ def test_an_unknown_job_or_part_is_one_error_line_not_an_empty_run(argv, capsys)
         run.main(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def config_fields(part):
+    """The field names of every dataclass in a part's modules, read from the source (no import, no torch)."""
+    import ast
+
+    fields = set()
+    for path in (run.REPO / part).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any("dataclass" in ast.unparse(d) for d in node.decorator_list):
+                fields |= {item.target.id for item in node.body if isinstance(item, ast.AnnAssign)}
+    return fields
+
+
+def test_every_flag_a_job_passes_is_a_field_of_its_part():
+    import side_by_side
+
+    def flags(args):
+        return {a[2:].split("=")[0].replace("-", "_").removeprefix("no_") for a in args if a.startswith("--")}
+
+    for jobs in SUITES.values():
+        for j in jobs:
+            if not (run.REPO / j.part).is_dir():
+                continue
+            if isinstance(j, Job):
+                threads = [] if j.torch_threads is None else ["--torch-threads"]
+                asked = flags([*j.args, *threads, "--seed", "--log-dir", "--save-dir"])
+            elif isinstance(j, SideBySideJob):
+                pair = side_by_side.PAIRS[j.pair]
+                asked = flags([*pair.our_args, *side_by_side.matched_args(pair), "--seed", "--torch-threads",
+                               "--total-steps"]) | set(pair.matched)
+            else:
+                continue
+            assert asked <= config_fields(j.part), (j.name, asked - config_fields(j.part))
