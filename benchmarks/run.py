@@ -88,8 +88,8 @@ def rel(path):
 
 
 def run(command):
-    """Run a command in the repo with one thread for OpenMP (scripts without a torch-threads flag use it
-    too), echo nothing, stop the suite on failure (a broken job is news)."""
+    """Run a command in the repo's root with OMP_NUM_THREADS=1 (for scripts without a torch-threads flag);
+    stop the suite on failure (a broken job is news). Returns (stdout, wall seconds)."""
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
     if done.returncode != 0:
