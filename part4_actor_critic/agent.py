@@ -80,9 +80,11 @@ class Agent:
 
     def make_optimizer(self, params):
         c = self.config
+        # foreach=True: each update is a few calls over all parameter tensors instead of a loop over them
+        # (same arithmetic; torch picks the loop on the CPU by default)
         if c.optimizer == "rmsprop":  # what the A2C paper and SB3's A2C use
-            return torch.optim.RMSprop(params, lr=c.learning_rate, alpha=0.99, eps=1e-5)
-        return torch.optim.Adam(params, lr=c.learning_rate, eps=1e-5)
+            return torch.optim.RMSprop(params, lr=c.learning_rate, alpha=0.99, eps=1e-5, foreach=True)
+        return torch.optim.Adam(params, lr=c.learning_rate, eps=1e-5, foreach=True)
 
     # ---------- acting ----------
 
