@@ -55,9 +55,10 @@ def clip_grad_norm(grads, max_norm):
     """Scale `grads` in place so that their joint L2 norm is at most `max_norm`; returns the norm before.
 
     What torch.nn.utils.clip_grad_norm_ computes, which always rescales (so that a GPU never waits for
-    the norm); on a CPU the check is free and most steps need no rescale.
+    the norm); on a CPU the check is free and most steps need no rescale. The norm of the per-tensor
+    norms through `torch._foreach_norm`: the public `torch.nn.utils.get_total_norm` took twice as long.
     """
-    norm = torch.nn.utils.get_total_norm(grads, foreach=True)
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     if norm > max_norm:
         torch._foreach_mul_(grads, max_norm / (norm + 1e-6))
     return norm

@@ -3,11 +3,11 @@
     python part2_dqn/train.py                                   # Pendulum-v1, 11 torques, MLP
     python part2_dqn/train.py --network lstm                    # the LSTM over the last 4 steps
     python part2_dqn/train.py --env-id CartPole-v1              # tuned preset
-    python part2_dqn/train.py --help                            # every setting, generated from Config
-    tensorboard --logdir dqn_logs                             # the runs, in the repo's dqn_logs/
+    python part2_dqn/train.py --env-id CartPole-v1 --help       # every setting, with the preset's defaults
+    tensorboard --logdir dqn_logs                               # the runs, in the repo's dqn_logs/
 
 Reading order: config -> env factory (wrappers.py) -> network (networks.py) -> memory (memory.py) ->
-agent (agent.py) -> main().
+agent (agent.py; fast.py is the same agent, faster, and can be skipped) -> main().
 """
 import dataclasses
 import sys
