@@ -21,17 +21,22 @@ from networks import NumpySampler, PolicyNetwork, ValueNetwork
 
 # ---------- the math ----------
 
-def discounted_returns(rewards, gamma):
+def discounted_returns(rewards, gamma, mask=None, tail=0.0):
     """Reward-to-go G_t = r_t + gamma r_{t+1} + gamma^2 r_{t+2} + ... of each step, in one backward pass.
 
-    rewards: (T,) for one episode, or (T, n_episodes) with zeros after each episode's end (the zeros add
-    nothing, so every column gets its own episode's returns). Returns an array of the same shape.
+    rewards: (T,) for one episode, or (T, n_episodes), time first. mask: 1 where a step belongs to its
+    episode (default: every step). tail: what the return is worth after each episode's last step, scalar
+    or (n_episodes,): 0 when the episode terminated, an estimate V(final observation) when a time limit
+    cut it. Past an episode's end the running return holds the tail, so the last step gets r + gamma * tail
+    however long the other episodes of the batch ran. Returns an array shaped like `rewards`.
     Causality: the action at t cannot have influenced rewards before t, so only rewards from t on weight it.
     """
+    mask = np.ones_like(rewards) if mask is None else mask
     returns = np.zeros_like(rewards)
-    running = np.zeros_like(rewards[0])
+    running = np.zeros_like(rewards[0]) + tail
     for t in range(len(rewards) - 1, -1, -1):
-        running = rewards[t] + gamma * running
+        # discounts compound: each step back multiplies everything after it by gamma once more
+        running = np.where(mask[t] > 0, rewards[t] + gamma * running, tail)
         returns[t] = running
     return returns
 
@@ -101,9 +106,11 @@ class Agent:
         """Play one whole episode in each of the vector env's sub-envs with the current policy.
 
         Returns a dict of arrays with time first: obs (T, n, n_obs) float32, actions (T, n[, dim]),
-        rewards (T, n) float32, mask (T, n) 1 where the step belongs to the episode, and lengths (n,).
-        A sub-env that finishes early keeps stepping (a vector env steps all of them) but its extra steps
-        are masked out and not counted.
+        rewards (T, n) float32, mask (T, n) 1 where the step belongs to the episode, lengths (n,), and
+        how each episode ended: terminated (n,) 1 if the env said so, 0 if the time limit truncated it,
+        and final_obs (n, n_obs), the observation the last step led to (the true final one, not the
+        reset that follows). A sub-env that finishes early keeps stepping (a vector env steps all of
+        them) but its extra steps are masked out and not counted.
         """
         n, horizon = envs.num_envs, self.config.max_episode_steps
         obs_buf = np.zeros((horizon, n, *envs.single_observation_space.shape), dtype=np.float32)
@@ -111,6 +118,8 @@ class Agent:
                            dtype=np.int64 if self.discrete else np.float32)
         rew_buf = np.zeros((horizon, n), dtype=np.float32)
         mask = np.zeros((horizon, n), dtype=np.float32)
+        final_obs = np.zeros((n, *envs.single_observation_space.shape), dtype=np.float32)
+        ended_terminated = np.zeros(n, dtype=np.float32)
         active = np.ones(n, dtype=bool)
         started = time.perf_counter()
         policy = NumpySampler(self.policy, self.rng)  # this batch's policy, frozen, in numpy
@@ -122,18 +131,30 @@ class Agent:
             act_buf[t] = actions
             obs, rewards, terminated, truncated, _ = envs.step(self.to_env(actions))
             rew_buf[t] = rewards * active  # zero after the end, so returns of finished episodes stay put
-            active &= ~(terminated | truncated)
+            ended = active & (terminated | truncated)
+            # the vector env resets a finished sub-env on its *next* step, so `obs` is still the true final one
+            final_obs[ended] = obs[ended]
+            ended_terminated[ended] = terminated[ended]  # a time limit (truncated) is not a terminal state
+            active &= ~ended
             t += 1
         lengths = mask[:t].sum(0).astype(np.int64)
         self.steps += int(lengths.sum())
         self.episodes += n
         self.collect_seconds += time.perf_counter() - started
-        return dict(obs=obs_buf[:t], actions=act_buf[:t], rewards=rew_buf[:t], mask=mask[:t], lengths=lengths)
+        return dict(obs=obs_buf[:t], actions=act_buf[:t], rewards=rew_buf[:t], mask=mask[:t], lengths=lengths,
+                    terminated=ended_terminated, final_obs=final_obs)
 
     def learn(self, batch):
         """One gradient step on the policy (and the value network). Returns the logged quantities as floats."""
         c = self.config
-        returns = discounted_returns(batch["rewards"], c.gamma)
+        tail = 0.0  # a terminated episode is worth nothing after its end
+        if self.value is not None:
+            # A time limit is not the end of the task: the return was cut short, and the rewards that would
+            # have followed are estimated by V(final observation). Terminated episodes keep a tail of 0.
+            with torch.no_grad():
+                tail = self.value(torch.as_tensor(batch["final_obs"], device=self.device)).cpu().numpy()
+            tail = tail * (1.0 - batch["terminated"])
+        returns = discounted_returns(batch["rewards"], c.gamma, batch["mask"], tail)
         valid = batch["mask"].astype(bool)              # (T, n): flatten the valid steps of all episodes
         as_tensor = lambda x: torch.as_tensor(x[valid], device=self.device)
         obs, actions, returns = as_tensor(batch["obs"]), as_tensor(batch["actions"]), as_tensor(returns)
@@ -173,10 +194,14 @@ class Agent:
         return int(action) if self.discrete else self.to_env(action.cpu().numpy())
 
     def evaluate(self, env, episodes, seed=None, on_frame=None):
-        """Greedy episodes on `env`. Returns (mean, std) of the return. `seed` seeds the first reset only."""
+        """Greedy episodes on `env` (argmax or mean action, never sampled), which must not be the training env:
+        stepping that would cut its episodes short. Returns (mean, std) of the return. `seed` seeds the first
+        reset only; `on_frame()` is called after every reset and step (test.py records a GIF with it)."""
         returns = np.zeros(episodes)
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed if episode == 0 else None)
+            if on_frame is not None:
+                on_frame()
             done = False
             while not done:
                 obs, reward, terminated, truncated, _ = env.step(self.greedy_action(obs))
@@ -203,6 +228,7 @@ class Agent:
                 episode_returns = batch["rewards"].sum(0)
                 on_update(dict(stats, step=self.steps, episodes=self.episodes, returns=episode_returns,
                                lengths=batch["lengths"]))
+            # the final policy is always evaluated: a completed run has a model even if total_steps < eval_every
             if self.steps >= next_eval or self.steps >= c.total_steps:
                 train_seconds += time.perf_counter() - start
                 if on_eval is not None:

@@ -2,7 +2,7 @@
 
     python part3_reinforce/test.py models/part3_reinforce/CartPole-v1__reinforce_value.pth --episodes 20
     python part3_reinforce/test.py MODEL.pth --render human     # watch it (needs a display)
-    python part3_reinforce/test.py MODEL.pth --gif run.gif
+    python part3_reinforce/test.py MODEL.pth --gif run.gif               # one episode; --gif-episodes N for more
 """
 import argparse
 import json
@@ -14,7 +14,7 @@ import torch
 
 from agent import Agent
 from train import ALGO, Config, make_env
-from utils import UserError, load_checkpoint, run_main
+from utils import UserError, load_checkpoint, quiet_sdl, run_main
 
 
 def rebuild(path, render_mode=None, device="cpu"):
@@ -42,38 +42,43 @@ def save_gif(frames, path, fps=30):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", help="a .pth file written by train.py")
-    parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play")
+    parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play and score")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
-    parser.add_argument("--gif", metavar="PATH", help="write the first episodes (up to 1000 frames) as a GIF")
+    parser.add_argument("--gif", metavar="PATH", help="also record greedy episodes (the first ones, same seed) as a GIF")
+    parser.add_argument("--gif-episodes", type=int, default=1, help="how many episodes the GIF records")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        raise UserError("--episodes must be positive")
+    if args.episodes < 1 or args.gif_episodes < 1:
+        raise UserError("--episodes and --gif-episodes must be positive")
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     torch.set_num_threads(1)
-    render_mode = "human" if args.render else ("rgb_array" if args.gif else None)
-    agent, env, checkpoint = rebuild(args.model, render_mode)
-    frames = []
-
-    def grab():
-        if len(frames) < 1000:
-            frames.append(env.render())
-
-    mean, std = agent.evaluate(env, args.episodes, seed=args.seed, on_frame=grab if args.gif else None)
-    env.close()
-    if args.gif:
-        save_gif(frames, args.gif, fps=env.metadata.get("render_fps", 30))
+    quiet_sdl(args.render)
+    agent, env, checkpoint = rebuild(args.model, "human" if args.render else None)
     config = checkpoint["config"]
+    if not args.json:
+        print(f"playing {args.episodes} greedy episodes of {config['env_id']} with {args.model}", flush=True)
+    mean, std = agent.evaluate(env, args.episodes, seed=args.seed)  # scored without rendering (faster)
+    env.close()
     result = dict(env_id=config["env_id"], preset=config["preset"], episodes=args.episodes, mean=round(mean, 2),
                   std=round(std, 2), trained_steps=checkpoint["step"])
+    if args.gif:
+        # the same greedy policy from the same first seed: the GIF shows the first scored episodes
+        gif_env = make_env(agent.config, render_mode="rgb_array")
+        frames = []
+        agent.evaluate(gif_env, args.gif_episodes, seed=args.seed, on_frame=lambda: frames.append(gif_env.render()))
+        gif_env.close()
+        save_gif(frames, args.gif, fps=gif_env.metadata.get("render_fps", 30))
+        result.update(gif=args.gif, gif_episodes=args.gif_episodes, gif_frames=len(frames))
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{config['env_id']} ({config['preset']}): mean return {mean:.1f} ± {std:.1f} over {args.episodes} greedy episodes")
+        print(f"{config['env_id']} ({config['preset']}): mean return {mean:.1f} ± {std:.1f} over {args.episodes} greedy episodes"
+              + (f"; {args.gif_episodes} episode(s), {len(frames)} frames, written to {args.gif}" if args.gif else ""))
 
 
 if __name__ == "__main__":

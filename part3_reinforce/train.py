@@ -18,21 +18,21 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
 from agent import Agent
-from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
-                   pick_device, run_main, save_checkpoint, seed_everything)
+from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
+                   parse_config, pick_device, run_main, save_checkpoint, seed_everything)
 
 ALGO = "reinforce"
 
-# The loss variants by name: (baseline, entropy coefficient). Flags given explicitly still win.
+# The loss variants by name: (baseline, entropy coefficient). They set the defaults of --baseline and
+# --entropy-coef (`--preset vpg --help` shows them); flags given explicitly still win.
 LOSS_PRESETS = {
     "vpg": dict(baseline="none", entropy_coef=0.0),     # vanilla causal policy gradient
     "bpg": dict(baseline="batch", entropy_coef=0.0),    # with the batch-mean baseline
     "epg": dict(baseline="none", entropy_coef=0.01),    # with the entropy bonus
     "cpg": dict(baseline="batch", entropy_coef=0.01),   # with both
-    "value": dict(baseline="value"),                    # with a learned value baseline
+    "value": dict(baseline="value", entropy_coef=0.0),  # with a learned value baseline
 }
 
 
@@ -43,11 +43,11 @@ class Config:
     total_steps: int = arg(150_000, "environment steps to train for (counting only steps inside episodes)")
     eval_every: int = arg(10_000, "run a greedy evaluation every this many steps")
     eval_episodes: int = arg(20, "episodes per greedy evaluation")
-    log_dir: str = arg("reinforce_logs", "TensorBoard runs go in a subfolder of this folder")
-    save_dir: str = arg("models/part3_reinforce", "the best model is saved in this folder")
+    log_dir: str = arg(str(REPO / "reinforce_logs"), "TensorBoard runs go in a subfolder of this folder")
+    save_dir: str = arg(str(REPO / "models" / PART), "the best model is saved here as {env}__{algo}__{seed}.pth")
     preset: str = arg("value", "loss variant: vpg, bpg, epg, cpg (baseline x entropy) or value (learned baseline)")
-    baseline: str = arg("", "none, batch (mean return of the batch) or value (learned V(s)); empty = from --preset")
-    entropy_coef: float = arg(-1.0, "weight of the normalized entropy bonus; negative = from --preset")
+    baseline: str = arg("value", "none, batch (mean return of the batch) or value (learned V(s)); default from --preset")
+    entropy_coef: float = arg(0.0, "weight of the normalized entropy bonus; default from --preset")
     normalize: bool = arg(True, "divide the policy-gradient weights (returns, or advantages) by their batch std")
     episodes_per_batch: int = arg(8, "whole episodes per update, one per sub-env of the vector env")
     max_episode_steps: int = arg(0, "episode time limit (0 = the env's own; REINFORCE needs whole episodes)")
@@ -109,14 +109,12 @@ def make_envs(config):
 
 
 def get_config(argv=None):
-    """The config from the command line with env presets and the loss preset resolved, checked."""
-    config = parse_config(Config, argv, __doc__.split("\n")[0], PRESETS)
+    """The config from the command line with the env preset, then the loss preset, as defaults; checked."""
+    config = parse_config(Config, argv, __doc__.split("\n")[0],
+                          presets=[lambda args: PRESETS.get(args.env_id, {}),
+                                   lambda args: LOSS_PRESETS.get(args.preset, {})])
     if config.preset not in LOSS_PRESETS:
         raise UserError(f"--preset must be one of {', '.join(LOSS_PRESETS)}, got {config.preset!r}")
-    preset = LOSS_PRESETS[config.preset]
-    config.baseline = config.baseline or preset["baseline"]
-    if config.entropy_coef < 0:
-        config.entropy_coef = preset.get("entropy_coef", 0.0)
     if config.baseline not in ("none", "batch", "value"):
         raise UserError(f"--baseline must be none, batch or value, got {config.baseline!r}")
     try:
@@ -131,26 +129,33 @@ def get_config(argv=None):
     return config
 
 
+def build(config, device="cpu"):
+    """(envs, eval_env, agent), seeded: exactly what main() trains. Evaluation gets its own env."""
+    seed_everything(config.seed)
+    envs, eval_env = make_envs(config), make_env(config)
+    envs.action_space.seed(config.seed)
+    eval_env.reset(seed=config.seed + 10_000)
+    agent = Agent(config, eval_env.observation_space, eval_env.action_space, device)
+    return envs, eval_env, agent
+
+
 def main(argv=None):
     """Train; returns the summary (with the per-update history, which compare.py plots)."""
     config = get_config(argv)
     torch.set_num_threads(config.torch_threads)
     device = pick_device(config.device)
-    seed_everything(config.seed)
-    envs, eval_env = make_envs(config), make_env(config)
-    envs.action_space.seed(config.seed)
-    eval_env.reset(seed=config.seed + 10_000)
+    envs, eval_env, agent = build(config, device)
     check_writable(config.save_dir)
-    run_dir = make_run_dir(config.log_dir, config.env_id, f"{ALGO}_{config.preset}", config.seed)
-    agent = Agent(config, eval_env.observation_space, eval_env.action_space, device)
+    algo = f"{ALGO}_{config.preset}"
+    run_dir = make_run_dir(config.log_dir, config.env_id, algo, config.seed)
 
     writer = SummaryWriter(run_dir)
     writer.add_text("config", config_markdown(config))
     eval_log = EvalLog(run_dir)
-    path = Path(config.save_dir) / f"{config.env_id}__{ALGO}_{config.preset}__{config.seed}.pth"
-    best = dict(eval_return=-np.inf, step=0)
+    path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
+    best = dict(eval_return=-np.inf, step=0, saved=False)  # `saved`: this run has written the model at `path`
     history, recent = [], [float("nan")]
-    bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)
+    progress = Progress(config.total_steps)
     started = time.perf_counter()
 
     def on_update(stats):
@@ -165,9 +170,7 @@ def main(argv=None):
         writer.add_scalar("charts/episodes", stats["episodes"], step)
         if len(history) % 10 == 0:
             writer.flush()  # let the writer's thread work now, not in the middle of collection
-        bar.update(min(step, config.total_steps) - bar.n)
-        bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {recent[0]:.1f} | "
-                            f"best eval {best['eval_return']:.1f}")
+        progress.update(step, f"return {recent[0]:.1f} | best eval {best['eval_return']:.1f}")
 
     def on_eval(step, train_seconds):
         mean, std = agent.evaluate(eval_env, config.eval_episodes)
@@ -177,31 +180,38 @@ def main(argv=None):
         eval_log.add(step, train_seconds, mean, std)
         writer.flush()
         if mean > best["eval_return"]:
-            best.update(eval_return=mean, step=step)
             save_checkpoint(path, {"part": PART, "algo": ALGO, "state_dict": agent.policy.state_dict(),
                                    "config": dataclasses.asdict(config), "eval_return": mean, "eval_std": std,
                                    "step": step})
+            best.update(eval_return=mean, step=step, saved=True)  # only once the file is in place
+
+    def model_status():
+        """Where the model is, in words; never claims a file this run did not write."""
+        if best["saved"]:
+            return f"the best model (greedy {best['eval_return']:.1f} at step {best['step']:,}) is saved at {path}"
+        earlier = f"; the file at {path} is from an earlier run" if path.exists() else ""
+        return f"this run saved no model{earlier}"
 
     try:
+        # the last batch always ends with a greedy evaluation of the final policy (Agent.train), so a
+        # completed run has a model even when --total-steps is below --eval-every
         train_seconds = agent.train(envs, on_update=on_update, on_eval=on_eval)
     except KeyboardInterrupt:
-        bar.close()
+        progress.close()
         writer.close()
-        print(f"\ninterrupted: the best model so far ({best['eval_return']:.1f} at step {best['step']}) "
-              f"is intact at {path}" if best["step"] else "\ninterrupted before the first evaluation; no model saved",
-              file=sys.stderr)
+        print(f"\ninterrupted at step {agent.steps:,}: {model_status()}", file=sys.stderr)
         sys.exit(130)
-    bar.close()
+    progress.close()
     summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
                    steps_per_second=round(agent.steps / train_seconds, 1),
                    collect_steps_per_second=round(agent.steps / agent.collect_seconds, 1),
                    wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
-                   best_step=best["step"], model=str(path), run_dir=str(run_dir))
+                   best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
     eval_log.finish(**summary)
     writer.close()
     envs.close()
-    print(f"{config.env_id} ({config.preset}): best greedy evaluation {best['eval_return']:.1f} at step {best['step']}, "
-          f"{summary['steps_per_second']:,.0f} steps/s; model saved to {path}; logs in {run_dir}")
+    print(f"{config.env_id} ({config.preset}): best greedy evaluation {best['eval_return']:.1f} at step "
+          f"{best['step']:,}, {summary['steps_per_second']:,.0f} steps/s; {model_status()}; logs in {run_dir}")
     return dict(summary, history=history)
 
 

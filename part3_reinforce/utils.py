@@ -5,19 +5,24 @@ Nothing here is about reinforcement learning; it is what turns an algorithm into
 and bad input reported in one line instead of a traceback.
 """
 import argparse
+import atexit
 import csv
 import dataclasses
 import json
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 PART = "part3_reinforce"
+REPO = Path(__file__).resolve().parent.parent  # default folders resolve here, wherever the script is run from
 
 
 class UserError(Exception):
@@ -31,13 +36,14 @@ def arg(default, help):
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-def parse_config(config_class, argv=None, description=None, presets=None, defaults=None):
+def parse_config(config_class, argv=None, description=None, presets=()):
     """Build an argparse CLI from a config dataclass (`env_id` -> `--env-id`) and parse `argv` into it.
 
-    `defaults` replaces the dataclass defaults for this script; `presets` maps an env id to tuned defaults: `--env-id Pendulum-v1` alone gives the Pendulum settings,
-    and any flag given on the command line still wins over them.
+    `presets` are functions applied in order; each gets the arguments parsed so far and returns tuned
+    defaults (`--env-id Pendulum-v1` alone gives the Pendulum settings). Flags given on the command line
+    still win, and `--help` is answered last, so `--env-id X --help` shows what a run with X would use.
     """
-    parser = argparse.ArgumentParser(description=description,
+    parser = argparse.ArgumentParser(description=description, add_help=False,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for f in dataclasses.fields(config_class):
         flag = "--" + f.name.replace("_", "-")
@@ -49,10 +55,9 @@ def parse_config(config_class, argv=None, description=None, presets=None, defaul
         else:
             kind = type(default) if default is not None else str
             parser.add_argument(flag, type=kind, default=default, help=f.metadata["help"])
-    parser.set_defaults(**(defaults or {}))
-    if presets:
-        env_id = parser.parse_known_args(argv)[0].env_id
-        parser.set_defaults(**presets.get(env_id, {}))
+    for preset in presets:
+        parser.set_defaults(**preset(parser.parse_known_args(argv)[0]))
+    parser.add_argument("-h", "--help", action="help", help="show this message (with the presets of the flags given) and exit")
     return config_class(**vars(parser.parse_args(argv)))
 
 
@@ -151,10 +156,57 @@ class EvalLog:
             json.dump(summary, f, indent=2)
 
 
+class Progress:
+    """A tqdm bar on a terminal; when the output goes to a file or a pipe (no bar), a plain line every 10% of
+    the budget or every `every_seconds`, whichever comes first, so a piped run is never silent for minutes."""
+
+    def __init__(self, total, every_seconds=30.0):
+        self.bar = tqdm(total=total, unit="step", disable=None, smoothing=0.1)
+        self.total, self.every_seconds, self.started = total, every_seconds, time.perf_counter()
+        self.next_step, self.next_time = total / 10, self.started + every_seconds
+
+    def update(self, step, text):
+        """`step` env steps done; `text` (e.g. "return 20.1 | best eval 9.0") follows the speed."""
+        if not self.bar.disable:
+            self.bar.update(min(step, self.total) - self.bar.n)
+            self.bar.set_description(f"{self.bar.format_dict['rate'] or 0:,.0f} steps/s | {text}")
+            return
+        now = time.perf_counter()
+        if step >= self.next_step or now >= self.next_time:
+            print(f"step {step:,} of {self.total:,} ({min(step / self.total, 1):.0%}) | "
+                  f"{step / max(now - self.started, 1e-9):,.0f} steps/s | {text}", flush=True)
+            while self.next_step <= step:
+                self.next_step += self.total / 10
+            self.next_time = now + self.every_seconds
+
+    def close(self):
+        self.bar.close()
+
+
+def quiet_sdl(render_mode):
+    """Keep SDL (pygame, which renders the classic-control envs) quiet on headless renders: its dummy video
+    driver unless a window was asked for, and a private XDG_RUNTIME_DIR when the session has no valid one
+    (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which reads like one of our own errors)."""
+    if render_mode != "human":
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    valid = os.path.isdir(runtime_dir) and os.stat(runtime_dir).st_uid == os.getuid() \
+        and os.stat(runtime_dir).st_mode & 0o077 == 0
+    if not valid:
+        private = tempfile.mkdtemp(prefix="xdg-runtime-")  # created with mode 0700, as SDL wants
+        atexit.register(shutil.rmtree, private, ignore_errors=True)
+        os.environ["XDG_RUNTIME_DIR"] = private
+
+
 def run_main(main):
-    """Call `main()`; turn UserError into one line on stderr and exit code 2."""
+    """Call `main()`; turn UserError into one line on stderr and exit code 2, Ctrl-C into exit code 130.
+
+    (train.py catches Ctrl-C itself, to say what happened to the model.)"""
     try:
         main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from agent import (Agent, batch_mean_baseline, discounted_returns, entropy_loss, max_entropy, normalize_scale,
-                   policy_loss)
+from agent import Agent, discounted_returns, entropy_loss, max_entropy, normalize_scale, policy_loss
 from networks import NumpySampler, PolicyNetwork, gaussian_entropy, gaussian_log_prob
 from train import get_config, make_envs
 
@@ -26,6 +25,26 @@ def test_returns_of_a_batch_of_episodes_with_different_lengths():
     assert returns.dtype == np.float32
 
 
+def test_a_truncated_tail_is_bootstrapped_by_hand():
+    # rewards 1, 0, 2, cut by a time limit; V(final observation) = 4, gamma 0.5:
+    # G2 = 2 + 0.5 * 4 = 4, G1 = 0 + 0.5 * 4 = 2, G0 = 1 + 0.5 * 2 = 2
+    np.testing.assert_allclose(discounted_returns(np.array([1.0, 0.0, 2.0]), 0.5, tail=4.0), [2.0, 2.0, 4.0])
+
+
+def test_tails_of_episodes_of_different_lengths_by_hand():
+    # column 0: 3 steps, cut by the time limit, tail 10; column 1: 1 step, then masked, tail 6;
+    # column 2: 2 steps, terminated (tail 0). gamma 0.5.
+    rewards = np.array([[1.0, 3.0, 1.0], [1.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=np.float32)
+    mask = np.array([[1, 1, 1], [1, 0, 1], [1, 0, 0]], dtype=np.float32)
+    returns = discounted_returns(rewards, 0.5, mask, tail=np.array([10.0, 6.0, 0.0]))
+    # G2 = 1 + 5 = 6, G1 = 1 + 3 = 4, G0 = 1 + 2 = 3: the tail is discounted once per step, from the last
+    # step of *this* episode, not from the end of the longest one
+    np.testing.assert_allclose(returns[:, 0], [3.0, 4.0, 6.0])
+    assert returns[0, 1] == pytest.approx(3 + 0.5 * 6)                # 6.0, not 3 + 0.5^3 * 6
+    np.testing.assert_allclose(returns[:2, 2], [1.5, 1.0])
+    assert returns.dtype == np.float32
+
+
 # A tiny hand-made batch: 4 steps with known log-probs and returns.
 LOG_PROBS = torch.tensor([-0.5, -1.0, -0.2, -2.0])
 RETURNS = torch.tensor([4.0, 2.0, 1.0, 1.0])
@@ -34,21 +53,6 @@ RETURNS = torch.tensor([4.0, 2.0, 1.0, 1.0])
 def test_vanilla_policy_loss_by_hand():
     # -(mean of -0.5*4, -1*2, -0.2*1, -2*1) = -(-2 - 2 - 0.2 - 2) / 4 = 1.55
     assert policy_loss(LOG_PROBS, RETURNS).item() == pytest.approx(1.55)
-
-
-def test_batch_mean_baseline_by_hand():
-    baseline = batch_mean_baseline(RETURNS)
-    assert baseline.item() == 2.0
-    # advantages 2, 0, -1, -1: -(mean of -1, 0, 0.2, 2) = -0.3
-    assert policy_loss(LOG_PROBS, RETURNS - baseline).item() == pytest.approx(-0.3)
-
-
-def test_learned_baseline_by_hand():
-    values = torch.tensor([3.0, 2.0, 2.0, 0.0])
-    # advantages 1, 0, -1, 1: -(mean of -0.5, 0, 0.2, -2) = 0.575
-    assert policy_loss(LOG_PROBS, RETURNS - values).item() == pytest.approx(0.575)
-    # and the value network's MSE: (1 + 0 + 1 + 1) / 4
-    assert torch.nn.functional.mse_loss(values, RETURNS).item() == pytest.approx(0.75)
 
 
 def test_weights_carry_no_gradient():

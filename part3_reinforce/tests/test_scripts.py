@@ -1,4 +1,7 @@
-"""Smoke tests of train.py, test.py and compare.py through a subprocess, and the bad-input contract."""
+"""train.py, test.py and compare.py as a user meets them: a run always leaves a model test.py loads, the
+closing and Ctrl-C lines say where it is, bad input gets one `error:` line. The scripts run in a subprocess
+where the process itself is under test (exit codes, piped output, signals), in-process otherwise."""
+import importlib.util
 import json
 import signal
 import subprocess
@@ -10,88 +13,238 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import compare
+import train
+from utils import run_main
+
 PART_DIR = Path(__file__).resolve().parents[1]
 TINY = ["--total-steps", "1500", "--eval-every", "700", "--eval-episodes", "2", "--episodes-per-batch", "4"]
+SHORT = ["--total-steps", "300", "--eval-episodes", "2", "--episodes-per-batch", "2"]  # below --eval-every
 
 
-@pytest.mark.parametrize("env_id,preset", [("CartPole-v1", "value"), ("CartPole-v1", "cpg"), ("Pendulum-v1", "value")])
-def test_train_then_test(run_script, tmp_path, env_id, preset):
-    done = run_script("train.py", "--env-id", env_id, "--preset", preset, *TINY, "--max-episode-steps", "100",
-                      "--log-dir", "logs", "--save-dir", "models")
+def load_test_script():
+    """part3_reinforce/test.py as a module (`import test` would find Python's own test package)."""
+    spec = importlib.util.spec_from_file_location("part3_test_script", PART_DIR / "test.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_short_run_leaves_a_model_that_test_py_loads(run_script, tmp_path):
+    # --total-steps 300 is far below --eval-every: the final policy's evaluation is what saves the model
+    done = run_script("train.py", *SHORT, "--log-dir", "logs", "--save-dir", "models")
     assert done.returncode == 0, done.stderr
+    model = tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth"
+    last = done.stdout.strip().splitlines()[-1]
+    assert f"is saved at models/{model.name}" in last, last          # the closing line names the file it wrote
+    assert "steps/s" in done.stdout.splitlines()[0]                  # piped: a plain progress line, not silence
     (run_dir,) = list((tmp_path / "logs").iterdir())
-    assert run_dir.name.startswith(f"{env_id}__reinforce_{preset}__1__")
-    events = EventAccumulator(str(run_dir))
-    events.Reload()
-    expected = {"charts/episodic_return", "losses/policy_loss", "losses/entropy_loss", "charts/baseline", "eval/mean_return"}
-    if preset == "value":
-        expected.add("losses/value_loss")
-    assert expected <= set(events.Tags()["scalars"])
-    assert json.loads((run_dir / "summary.json").read_text())["steps"] >= 1500
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] >= 300 and summary["model"] == f"models/{model.name}"
+    evaluations = (run_dir / "evaluations.csv").read_text().splitlines()
+    assert evaluations[0] == "step,train_seconds,mean,std" and evaluations[-1].startswith(f"{summary['steps']},")
+    checkpoint = torch.load(model, map_location="cpu", weights_only=True)
+    assert checkpoint["part"] == "part3_reinforce" and checkpoint["algo"] == "reinforce"
+    assert checkpoint["step"] == summary["steps"]
 
-    model = tmp_path / "models" / f"{env_id}__reinforce_{preset}__1.pth"
-    assert torch.load(model, weights_only=True)["config"]["preset"] == preset
-    played = run_script("test.py", model, "--episodes", "2", "--json", "--gif", "run.gif")
-    assert played.returncode == 0, played.stderr
+    # one greedy episode scored, one recorded (the default), SDL quiet on a headless machine
+    played = run_script("test.py", model, "--episodes", "1", "--json", "--gif", "run.gif")
+    assert played.returncode == 0 and "XDG_RUNTIME_DIR" not in played.stderr, played.stderr
     result = json.loads(played.stdout.strip().splitlines()[-1])
-    assert result["episodes"] == 2 and result["env_id"] == env_id
+    assert result["env_id"] == "CartPole-v1" and result["preset"] == "value" and result["gif_episodes"] == 1
+    assert result["gif_frames"] == result["mean"] + 1    # CartPole: return = steps; frames: the reset and each step
     assert (tmp_path / "run.gif").read_bytes()[:3] == b"GIF"
 
 
-def test_compare_draws_the_figure(run_script, tmp_path):
-    done = run_script("compare.py", "--seeds", "1", "--total-steps", "800", "--out", "cmp.png", "--log-dir", "logs")
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "cmp.png").stat().st_size > 10_000
-    assert len(list((tmp_path / "logs").iterdir())) == 4  # one run per preset
+@pytest.mark.parametrize("env_id,preset", [("CartPole-v1", "cpg"), ("Pendulum-v1", "value")])
+def test_runs_log_what_the_chapter_lists_and_test_py_plays_them(tmp_path, capsys, env_id, preset):
+    summary = train.main(["--env-id", env_id, "--preset", preset, *TINY, "--max-episode-steps", "100",
+                          "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
+    model = tmp_path / "models" / f"{env_id}__reinforce_{preset}__1.pth"
+    assert summary["model"] == str(model) and model.is_file()
+    assert Path(summary["run_dir"]).name.startswith(f"{env_id}__reinforce_{preset}__1__")
+    events = EventAccumulator(summary["run_dir"])
+    events.Reload()
+    expected = {"charts/episodic_return", "losses/policy_loss", "losses/entropy_loss", "charts/baseline",
+                "eval/mean_return"} | ({"losses/value_loss"} if preset == "value" else set())
+    assert expected <= set(events.Tags()["scalars"])
+    capsys.readouterr()
+    load_test_script().main([str(model), "--episodes", "2", "--json"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["env_id"] == env_id and result["preset"] == preset and result["episodes"] == 2
 
 
-def assert_clean_error(done, *words):
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+def test_the_closing_line_never_claims_a_model_it_did_not_save(monkeypatch, tmp_path, capsys):
+    import agent
+
+    monkeypatch.setattr(agent.Agent, "evaluate", lambda self, env, episodes, **kw: (float("nan"), float("nan")))
+    argv = [*SHORT, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")]
+    summary = train.main(argv)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary["model"] is None and "this run saved no model" in last and "saved at" not in last
+    assert not list((tmp_path / "models").glob("*.pth"))
+    (tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth").write_bytes(b"an earlier run's model")
+    train.main(argv)
+    assert "is from an earlier run" in capsys.readouterr().out
+
+
+def test_compare_draws_the_figure_where_told_and_keeps_its_models(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(compare, "README_FIGURE", tmp_path / "readme_figure.png")
+    compare.main(["--seeds", "1", "--total-steps", "400", "--log-dir", str(tmp_path / "logs")])
+    out = capsys.readouterr().out
+    assert (tmp_path / "logs" / "compare_presets.png").stat().st_size > 10_000   # by default: into the log folder
+    assert not (tmp_path / "readme_figure.png").exists()                          # never the README's figure
+    assert len([p for p in (tmp_path / "logs").iterdir() if "__reinforce_" in p.name]) == 4  # one run per preset
+    named = [line.split("is saved at ")[1].split(";")[0] for line in out.splitlines() if "is saved at " in line]
+    assert len(named) == 4 and all(Path(path).is_file() for path in named)        # every model a line names exists
+    compare.main(["--seeds", "1", "--total-steps", "300", "--log-dir", str(tmp_path / "logs"), "--update-readme-figure"])
+    assert (tmp_path / "readme_figure.png").stat().st_size > 10_000
+
+
+def test_compare_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit):
+        compare.main(["--help"])
+    text = capsys.readouterr().out.split("options:")[1]
+    options = [line.split()[0].rstrip(",") for line in text.splitlines() if line.strip().startswith("--")]
+    assert {"--env-id", "--seeds", "--total-steps", "--out", "--update-readme-figure", "--log-dir"} <= set(options)
+    for option, following in zip(options, options[1:] + [None]):  # words beyond the metavar and the default
+        block = text.split(option, 1)[1].split(following)[0] if following else text.split(option, 1)[1]
+        assert len(block.replace("(default:", "").split()) > 3, (option, block)
+
+
+# ---------- bad input: one `error:` line, exit code 2 ----------
+
+def assert_clean_error(code, stderr, *words):
+    assert code == 2 and "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     for word in words:
         assert word in lines[0], lines[0]
 
 
+def run_in_process(main, argv, capsys):
+    """(exit code, stderr) of `main(argv)` run as the scripts run it, through utils.run_main."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit:
+        run_main(lambda: main(argv))
+    return exit.value.code, capsys.readouterr().err
+
+
+def test_bad_input_from_the_command_line(run_script):
+    done = run_script("train.py", "--env-id", "NoSuchEnv-v0", "--log-dir", "logs")
+    assert_clean_error(done.returncode, done.stderr, "unknown environment")
+
+
 @pytest.mark.parametrize("args,words", [
-    (["--env-id", "NoSuchEnv-v0"], ["unknown environment"]),
     (["--env-id", "FrozenLake-v1"], ["flat Box"]),
     (["--preset", "ppo"], ["--preset must be one of"]),
     (["--baseline", "median"], ["none, batch or value"]),
+    (["--total-steps", "0"], ["must be positive"]),
 ])
-def test_bad_input(run_script, args, words):
-    assert_clean_error(run_script("train.py", *args, "--log-dir", "logs"), *words)
+def test_bad_input(capsys, tmp_path, args, words):
+    assert_clean_error(*run_in_process(train.main, [*args, "--log-dir", str(tmp_path / "logs")], capsys), *words)
 
 
-def test_bad_model_files(run_script, tmp_path):
-    assert_clean_error(run_script("test.py", "missing.pth"), "no model file")
+def test_bad_model_files(capsys, tmp_path):
+    play = load_test_script().main
+    assert_clean_error(*run_in_process(play, [str(tmp_path / "missing.pth")], capsys), "no model file")
     torch.save({"part": "part2_dqn", "algo": "dqn", "state_dict": {}, "config": {}}, tmp_path / "dqn.pth")
-    assert_clean_error(run_script("test.py", "dqn.pth"), "not a part3_reinforce checkpoint", "part2_dqn")
-    assert run_script("train.py", *TINY, "--log-dir", "logs", "--save-dir", "models").returncode == 0
-    checkpoint = torch.load(tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth", weights_only=True)
+    assert_clean_error(*run_in_process(play, [str(tmp_path / "dqn.pth")], capsys), "not a part3_reinforce checkpoint", "part2_dqn")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    assert_clean_error(*run_in_process(play, [str(tmp_path / "junk.pth")], capsys), "not a readable checkpoint")
+    summary = train.main([*SHORT, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
+    checkpoint = torch.load(summary["model"], weights_only=True)
     checkpoint["config"]["env_id"] = "LunarLander-v3"
     checkpoint["config"]["max_episode_steps"] = 1000
     torch.save(checkpoint, tmp_path / "other_env.pth")
-    assert_clean_error(run_script("test.py", "other_env.pth"), "do not fit")
+    assert_clean_error(*run_in_process(play, [str(tmp_path / "other_env.pth")], capsys), "do not fit")
 
 
-def test_unwritable_folders(run_script, tmp_path):
+def test_unwritable_folders(capsys, tmp_path):
     (tmp_path / "a_file").write_text("")
-    assert_clean_error(run_script("train.py", *TINY, "--save-dir", "a_file/models"), "cannot write the model folder")
-    assert_clean_error(run_script("train.py", *TINY, "--log-dir", "a_file/logs"), "cannot write the log folder")
+    argv = [*SHORT, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "a_file" / "models")]
+    assert_clean_error(*run_in_process(train.main, argv, capsys), "cannot write the model folder")
+    argv = [*SHORT, "--log-dir", str(tmp_path / "a_file" / "logs"), "--save-dir", str(tmp_path / "models")]
+    assert_clean_error(*run_in_process(train.main, argv, capsys), "cannot write the log folder")
 
 
-def test_ctrl_c_keeps_the_best_model(tmp_path):
+# ---------- Ctrl-C ----------
+
+def interrupt_train(tmp_path, *args, wait_for_model):
+    """Start train.py, press Ctrl-C once the model exists (or once training started), return (code, stderr)."""
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
-                                "--eval-every", "500", "--eval-episodes", "1", "--log-dir", "logs", "--save-dir", "models"],
-                               cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    model = tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth"
-    deadline = time.time() + 60
-    while not model.exists() and time.time() < deadline:
+                                "--eval-episodes", "1", *args, "--log-dir", "logs", "--save-dir", "models"],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    target = tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth" if wait_for_model else tmp_path / "logs"
+    deadline = time.time() + 120
+    while not target.exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
-    assert "state_dict" in torch.load(model, weights_only=True)
+    return process.returncode, stderr
+
+
+def test_ctrl_c_says_where_the_best_model_is(tmp_path):
+    code, stderr = interrupt_train(tmp_path, "--eval-every", "500", wait_for_model=True)
+    assert code == 130 and "Traceback" not in stderr, stderr
+    assert "is saved at models/CartPole-v1__reinforce_value__1.pth" in stderr, stderr
+    assert "state_dict" in torch.load(tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth", weights_only=True)
+
+
+def test_ctrl_c_before_the_first_evaluation_says_there_is_no_model(tmp_path):
+    code, stderr = interrupt_train(tmp_path, "--eval-every", "100000000", wait_for_model=False)
+    assert code == 130 and "Traceback" not in stderr, stderr
+    assert "this run saved no model" in stderr and not list((tmp_path / "models").glob("*.pth"))
+
+
+def test_ctrl_c_in_test_py_exits_130_without_a_traceback(tmp_path):
+    model = PART_DIR.parent / "models" / "part3_reinforce" / "CartPole-v1__reinforce_value.pth"
+    process = subprocess.Popen([sys.executable, str(PART_DIR / "test.py"), str(model), "--episodes", "1000000"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("playing")  # it is playing now
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+
+
+def option_help(text, option, next_option):
+    """The help text of one option (from the options list, not the usage line), whitespace collapsed."""
+    text = text.split("options:")[1]
+    return " ".join(text.split(option + " ", 1)[1].split(next_option + " ", 1)[0].split())
+
+
+def test_help_shows_the_defaults_of_the_presets_given(capsys):
+    with pytest.raises(SystemExit) as exit:
+        train.get_config(["--env-id", "LunarLander-v3", "--help"])
+    text = capsys.readouterr().out
+    assert exit.value.code == 0
+    assert "(default: 2000000)" in option_help(text, "--total-steps", "--eval-every")
+    assert "(default: cpg)" in option_help(text, "--preset", "--baseline")
+    assert "(default: batch)" in option_help(text, "--baseline", "--entropy-coef")
+    assert "(default: 0.01)" in option_help(text, "--entropy-coef", "--normalize")
+    with pytest.raises(SystemExit):
+        train.get_config(["--preset", "vpg", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: none)" in option_help(text, "--baseline", "--entropy-coef")
+    assert "(default: 150000)" in option_help(text, "--total-steps", "--eval-every")
+
+
+@pytest.mark.parametrize("preset,baseline,entropy", [("vpg", "none", 0.0), ("bpg", "batch", 0.0), ("epg", "none", 0.01),
+                                                     ("cpg", "batch", 0.01), ("value", "value", 0.0)])
+def test_loss_presets_set_what_the_chapter_says_and_flags_win(preset, baseline, entropy):
+    config = train.get_config(["--preset", preset])
+    assert (config.baseline, config.entropy_coef) == (baseline, entropy)
+    config = train.get_config(["--preset", preset, "--baseline", "value", "--entropy-coef", "0.5"])
+    assert (config.baseline, config.entropy_coef) == ("value", 0.5)
+
+
+def test_default_folders_are_the_repos_wherever_the_script_runs(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    config = train.get_config([])
+    repo = PART_DIR.parent
+    assert Path(config.save_dir) == repo / "models" / "part3_reinforce"
+    assert Path(config.log_dir) == repo / "reinforce_logs"
+    assert config.torch_threads == 1
+    assert train.get_config(["--save-dir", "here"]).save_dir == "here"  # explicit flags are used as given
