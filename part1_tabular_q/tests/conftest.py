@@ -5,6 +5,7 @@ pytest imports each test module of this part, we forget the modules another part
 names and put this part's folder first on the path. Test modules keep references to what they imported,
 so the parts never see each other's code.
 """
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,12 @@ import pytest
 
 PART_DIR = Path(__file__).resolve().parents[1]
 REPO = PART_DIR.parent
+
+# A shell starts background jobs (`python -m pytest &`) with Ctrl-C ignored, and a child inherits an
+# ignored signal, so the scripts the Ctrl-C tests start would never see it. A handler, unlike "ignore",
+# is reset to the default when a child starts, so install Python's own here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def use_this_part():
@@ -28,6 +35,12 @@ def pytest_collectstart(collector):
     """Called (for this folder only) before a test module of this part is imported."""
     if isinstance(collector, pytest.Module):
         use_this_part()
+
+
+def pytest_runtest_setup(item):
+    """Called (for this folder only) before each test of this part runs: a test that imports inside its
+    body (`from train import get_config`) must get this part's module, not the last part collected."""
+    use_this_part()
 
 
 @pytest.fixture
