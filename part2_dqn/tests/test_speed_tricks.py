@@ -1,0 +1,52 @@
+"""speed_tricks.py measures what it says: every variant computes the textbook's updates, by its own code."""
+import dataclasses
+
+import torch
+
+import speed_tricks
+import train
+from agent import Agent
+from fast import FusedAdamW
+
+
+def small_config():
+    """The CartPole preset shrunk: a small network, small rounds, a target update every 4 gradient steps."""
+    return dataclasses.replace(train.get_config(["--env-id", "CartPole-v1"]), hidden=[32, 32], batch_size=16,
+                               train_freq=32, gradient_steps=12, target_update_interval=4, total_steps=4000)
+
+
+def count_calls(module):
+    calls = []
+    module.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_every_variant_reaches_the_textbook_weights_by_its_own_code():
+    config = small_config()
+    start = speed_tricks.prefilled(config, steps=300)
+    variants = {name: speed_tricks.make_variant(agent_class, config, start)
+                for name, agent_class, _ in speed_tricks.VARIANTS}
+    calls = {name: (count_calls(agent.q_network), count_calls(agent.target_network))
+             for name, (agent, _) in variants.items()}
+    for agent, env in variants.values():
+        assert len(agent.memory) == len(start.memory) > 250 and agent.epsilon == start.epsilon
+        speed_tricks.turn(agent, env, config, training_rounds=3)
+    textbook = variants["textbook `Agent` (agent.py)"][0]
+    assert textbook.gradient_steps == 36 and textbook.steps == 300 + 3 * 32
+    for name, (agent, _) in variants.items():
+        assert agent.gradient_steps == 36, name
+        for p, q in zip(agent.q_network.parameters(), textbook.q_network.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
+    assert any(not torch.equal(p, q) for p, q in zip(textbook.q_network.parameters(), start.q_network.parameters()))
+
+    # each trick is in its variant (and only the textbook's update is in the textbook)
+    q_calls, target_calls = {n: len(c[0]) for n, c in calls.items()}, {n: len(c[1]) for n, c in calls.items()}
+    assert target_calls["textbook `Agent` (agent.py)"] == 36
+    assert target_calls["targets in bulk (1, with 2)"] == 9  # one pass per frozen target network: 36 / 4
+    assert target_calls["minibatches drawn at once (2)"] == 36
+    acting = q_calls["textbook `Agent` (agent.py)"] - 36  # the forward passes of greedy actions
+    assert acting > 0 and q_calls["acting in numpy (3)"] == 36  # numpy acting: no torch forward pass to act
+    assert isinstance(variants["lean update step (4)"][0].optimizer, FusedAdamW)
+    assert all(type(agent.optimizer) is torch.optim.AdamW for name, (agent, _) in variants.items()
+               if name not in ("lean update step (4)", "`FastAgent` (fast.py, all four)"))
+    assert speed_tricks.VARIANTS[0][1] is Agent
