@@ -98,6 +98,33 @@ class LeanStep(Agent):
         return loss.item(), q.detach().mean().item()
 
 
+class LeanStepPublic(LeanStep):
+    """Trick 4 on public torch API only: the same step with torch.optim.AdamW(fused=True) (which runs the
+    same kernel) and torch.nn.utils' get_total_norm / clip_grads_with_norm_ instead of the private
+    torch._fused_adamw_ and torch._foreach_norm / _foreach_mul_. What the private ops buy."""
+    set_learning_rate = Agent.set_learning_rate
+
+    def __init__(self, config, *args, **kwargs):
+        super().__init__(config, *args, **kwargs)
+        self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay,
+                                           fused=True)
+
+    def gradient_step(self, obs, actions, target):
+        q = self.q_network(obs).gather(1, actions).squeeze(1)
+        loss = F.smooth_l1_loss(q, target)
+        grads = torch.autograd.grad(loss, self.params)
+        for p, g in zip(self.params, grads):
+            p.grad = g
+        norm = torch.nn.utils.get_total_norm(grads)
+        if norm > self.config.max_grad_norm:
+            torch.nn.utils.clip_grads_with_norm_(self.params, self.config.max_grad_norm, norm)
+        self.optimizer.step()
+        self.gradient_steps += 1
+        if self.gradient_steps % self.config.target_update_interval == 0:
+            self.update_target()
+        return loss, q
+
+
 # (name, agent class, torch threads)
 VARIANTS = [
     ("textbook `Agent` (agent.py)", Agent, 1),
@@ -105,6 +132,7 @@ VARIANTS = [
     ("targets in bulk (1, with 2)", BulkTargets, 1),
     ("acting in numpy (3)", NumpyActing, 1),
     ("lean update step (4)", LeanStep, 1),
+    ("lean update step, public API only (4)", LeanStepPublic, 1),
     ("`FastAgent` (fast.py, all four)", FastAgent, 1),
 ]
 

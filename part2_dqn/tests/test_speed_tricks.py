@@ -10,9 +10,11 @@ from fast import FusedAdamW
 
 
 def small_config():
-    """The CartPole preset shrunk: a small network, small rounds, a target update every 4 gradient steps."""
+    """The CartPole preset shrunk: a small network, small rounds, a target update every 4 gradient steps,
+    and a clipping norm small enough to clip."""
     return dataclasses.replace(train.get_config(["--env-id", "CartPole-v1"]), hidden=[32, 32], batch_size=16,
-                               train_freq=32, gradient_steps=12, target_update_interval=4, total_steps=4000)
+                               train_freq=32, gradient_steps=12, target_update_interval=4, total_steps=4000,
+                               max_grad_norm=0.05)
 
 
 def count_calls(module):
@@ -31,6 +33,7 @@ def test_every_variant_reaches_the_textbook_weights_by_its_own_code():
     for agent, env in variants.values():
         assert len(agent.memory) == len(start.memory) > 250 and agent.epsilon == start.epsilon
         speed_tricks.turn(agent, env, config, training_rounds=3)
+    assert len(variants) == len(speed_tricks.VARIANTS)
     textbook = variants["textbook `Agent` (agent.py)"][0]
     assert textbook.gradient_steps == 36 and textbook.steps == 300 + 3 * 32
     for name, (agent, _) in variants.items():
@@ -47,6 +50,10 @@ def test_every_variant_reaches_the_textbook_weights_by_its_own_code():
     acting = q_calls["textbook `Agent` (agent.py)"] - 36  # the forward passes of greedy actions
     assert acting > 0 and q_calls["acting in numpy (3)"] == 36  # numpy acting: no torch forward pass to act
     assert isinstance(variants["lean update step (4)"][0].optimizer, FusedAdamW)
-    assert all(type(agent.optimizer) is torch.optim.AdamW for name, (agent, _) in variants.items()
-               if name not in ("lean update step (4)", "`FastAgent` (fast.py, all four)"))
+    public = variants["lean update step, public API only (4)"][0].optimizer
+    assert type(public) is torch.optim.AdamW and public.defaults["fused"]
+    assert all(type(agent.optimizer) is torch.optim.AdamW and not agent.optimizer.defaults["fused"]
+               for name, (agent, _) in variants.items()
+               if name not in ("lean update step (4)", "lean update step, public API only (4)",
+                               "`FastAgent` (fast.py, all four)"))
     assert speed_tricks.VARIANTS[0][1] is Agent
