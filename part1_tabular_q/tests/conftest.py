@@ -1,9 +1,10 @@
 """Make this part's modules importable by their plain names (`import agent`), as the scripts do.
 
 Every part has an `agent.py`, a `train.py`, ... and one pytest run collects all parts. So right before
-pytest imports each test module of this part, we forget the modules another part loaded under the same
-names and put this part's folder first on the path. Test modules keep references to what they imported,
-so the parts never see each other's code.
+pytest imports each test module of this part we forget the modules another part loaded under the same
+names and put this part's folder first on the path; before each of its tests runs, likewise, and we put
+back this part's own modules (the very objects its test modules imported). So the parts never see each
+other's code, even from a test that imports inside its body.
 """
 import signal
 import subprocess
@@ -22,11 +23,21 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+OWN = {}  # this part's modules, as its test modules imported them
+
+
+def remember_this_part():
+    OWN.update({name: module for name, module in sys.modules.items()
+                if Path(getattr(module, "__file__", None) or "/").parent == PART_DIR})
+
+
 def use_this_part():
+    remember_this_part()
     for name, module in list(sys.modules.items()):
         folder = Path(getattr(module, "__file__", None) or "/").parent
         if folder.parent == REPO and folder.name.startswith("part") and folder != PART_DIR:
             del sys.modules[name]
+    sys.modules.update(OWN)  # the same module objects again: a UserError raised is the class a test catches
     if sys.path[0] != str(PART_DIR):
         sys.path.insert(0, str(PART_DIR))
 
@@ -35,6 +46,11 @@ def pytest_collectstart(collector):
     """Called (for this folder only) before a test module of this part is imported."""
     if isinstance(collector, pytest.Module):
         use_this_part()
+
+
+def pytest_collectreport(report):
+    """Called (for this folder only) after a test module of this part was imported: remember its modules."""
+    remember_this_part()
 
 
 def pytest_runtest_setup(item):
