@@ -46,7 +46,15 @@ def value_loss_fn(values, returns, old_values=None, clip_range_vf=0.0):
 
 
 def normalize_advantages(advantages):
-    """Zero mean, unit std over the (mini)batch: a shift (a baseline) and a scale (one learning rate for any reward size)."""
+    """Zero mean, unit std over the (mini)batch: a shift (a baseline) and a scale (one learning rate for any reward size).
+
+    A minibatch of ONE row has no std (the unbiased estimate divides by n - 1 = 0: NaN, and one NaN loss
+    turns every weight into NaN). It happens: the reset-only slots are dropped, so the number of valid rows
+    varies and the last minibatch of an epoch can hold a single row. Its advantage is 0 then (the mean
+    removed), so that row teaches only the critic and the entropy bonus.
+    """
+    if advantages.numel() < 2:
+        return advantages - advantages.mean()
     return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 

@@ -179,6 +179,19 @@ def test_ppo_takes_epochs_of_minibatches(monkeypatch):
     assert calls == per_epoch * 3
 
 
+def test_ppo_survives_a_last_minibatch_of_one_row():
+    # 65 valid rows in minibatches of 64: the last of every epoch holds one row (a NaN std made every weight NaN)
+    config = get_config(["--algo", "ppo", "--num-envs", "1", "--n-steps", "65", "--minibatch-size", "64",
+                         "--n-epochs", "2", "--max-episode-steps", "500"])
+    envs, _, agent = build(config)
+    agent.start(envs, seed=0)
+    agent.collect_rollouts(envs)
+    agent.buffer.valid[:] = True  # whatever episodes ended in the rollout: 65 rows enter the loss
+    stats = agent.learn()
+    assert all(np.isfinite(value) for value in stats.values()), stats
+    assert all(torch.isfinite(p).all() for p in agent.network.parameters())
+
+
 def one_update(shared, returns_offset, vf_coef=0.5):
     """Weights after one A2C gradient step on a fixed batch whose critic targets are shifted by returns_offset."""
     torch.manual_seed(0)

@@ -86,6 +86,7 @@ def test_advantage_normalisation():
     advantages = normalize_advantages(torch.tensor([1.0, 2.0, 3.0, 6.0]))
     assert advantages.mean().item() == pytest.approx(0.0, abs=1e-6)
     assert advantages.std().item() == pytest.approx(1.0, abs=1e-6)
+    assert normalize_advantages(torch.tensor([5.0])).tolist() == [0.0]  # one row: no std, no NaN
 
 
 def test_categorical_log_prob_and_entropy_against_torch():
