@@ -16,6 +16,7 @@ README (between the `<!-- results:closing -->` markers, full suite only). benchm
 """
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -87,13 +88,18 @@ def rel(path):
     return str(path)
 
 
+class CommandFailed(Exception):
+    """A benchmark command exited non-zero, or left no model: the sequential runner stops on it, a Ray run
+    records it as the (job, seed)'s failed result."""
+
+
 def run(command):
-    """Run a command in the repo's root with OMP_NUM_THREADS=1 (for scripts without a torch-threads flag);
-    stop the suite on failure (a broken job is news). Returns (stdout, wall seconds)."""
+    """Run a command in the repo's root with OMP_NUM_THREADS=1 (for scripts without a torch-threads flag).
+    Returns (stdout, wall seconds); raises CommandFailed with the tail of stderr on a non-zero exit."""
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
     if done.returncode != 0:
-        sys.exit(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
+        raise CommandFailed(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
     return done.stdout, time.perf_counter() - started
 
 
@@ -112,20 +118,26 @@ def first_hit(curve, threshold):
     return None if row is None else (row[0], row[2] if len(row) > 2 else None)
 
 
-def run_job(suite, job, seed):
-    work = RUNS / suite / f"{job.name}__seed{seed}"
+def work_dir(suite, job, seed):
+    """Where a (job, seed) run keeps its logs and models, relative to the repo."""
+    return RUNS / suite / f"{job.name}__seed{seed}"
+
+
+def run_job(suite, job, seed, state):
+    """Train one seed of a Job, then test its best model: the result dict. `state` is git_state() of the
+    code that runs (taken by whoever launched the run: a Ray worker's copy of the repo has no .git)."""
+    work = work_dir(suite, job, seed)
     shutil.rmtree(REPO / work, ignore_errors=True)
     threads = [] if job.torch_threads is None else ["--torch-threads", str(job.torch_threads)]
     command = [sys.executable, f"{job.part}/{job.script}", *job.args, *threads, "--seed", str(seed),
                "--log-dir", str(work / "logs"), "--save-dir", str(work / "models")]
-    state = git_state(job.part)  # before the run: what the run's code was
     _, wall = run(command)
     run_dir = next((REPO / work / "logs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     curve = read_curve(run_dir)
     hit = first_hit(curve, job.threshold)
     if not summary.get("model"):
-        sys.exit(f"benchmark run left no model: {' '.join(command)}")
+        raise CommandFailed(f"benchmark run left no model: {' '.join(command)}")
     model = rel(REPO / summary["model"])
     stdout, _ = run([sys.executable, f"{job.part}/test.py", model, "--episodes", str(job.final_episodes),
                      "--seed", str(100_000 + seed), "--json"])
@@ -147,7 +159,7 @@ def run_job(suite, job, seed):
     return result
 
 
-def run_side_by_side(suite, job, seed):
+def run_side_by_side(suite, job, seed, state):
     """benchmarks/side_by_side.py for one pair and one seed, with the SB3 Python (it imports both trainings)."""
     if not Path(SB3_PYTHON).exists():
         print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (set SB3_PYTHON; see benchmarks/README.md)")
@@ -155,13 +167,193 @@ def run_side_by_side(suite, job, seed):
     command = [SB3_PYTHON, "benchmarks/side_by_side.py", job.pair, "--seeds", str(seed), "--json"]
     if job.total_steps is not None:
         command += ["--total-steps", str(job.total_steps)]
-    state = git_state(job.part)
     stdout, wall = run(command)
     both = json.loads(stdout.strip().splitlines()[-1])
     return dict(format=FORMAT, suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, **state,
                 command=command[1:], side_by_side=True, pair=job.pair, torch_threads=both["torch_threads"],
                 eval_every=both["eval_every"], ours=both["ours"], peer=both["sb3"], wall_seconds=round(wall, 1),
                 machine=machine())
+
+
+def run_one(suite, job, seed, state):
+    """Run one (job, seed) and return its result dict (None when a side-by-side job has no SB3 Python).
+    The sequential runner and a Ray task both run a (job, seed) through this function."""
+    runner = run_side_by_side if isinstance(job, SideBySideJob) else run_job
+    return runner(suite, job, seed, state)
+
+
+def results_path(suite, job, seed, results=None):
+    return (results or RESULTS / suite) / f"{job.name}__seed{seed}.json"
+
+
+def save_result(path, result):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+
+
+def failed_result(suite, job, seed, state, error):
+    """The results file of a (job, seed) that failed: the table shows it as failed, with its error, and
+    `--missing-only` runs it again."""
+    return dict(format=FORMAT, suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, **state,
+                failed=True, error=error[-3000:])
+
+
+def is_missing(path):
+    """True when a (job, seed) has no result yet: no file, or the file of a failed run."""
+    return not path.exists() or bool(json.loads(path.read_text()).get("failed"))
+
+
+def describe(job, result):
+    """The progress line printed after a (job, seed)."""
+    if result.get("failed"):
+        return f"  FAILED: {short_error(result['error'])}"
+    if isinstance(job, SideBySideJob):
+        return (f"  ours {result['ours']['steps_per_second']:,.0f} vs SB3 {result['peer']['steps_per_second']:,.0f} "
+                f"steps/s, side by side")
+    return (f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
+            f"final {result['final']}")
+
+
+def short_error(error):
+    """A failed run's error in one table cell: its first line (cut short) and its last (the exception)."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()] or ["unknown error"]
+    text = lines[0][:200] if len(lines) == 1 else f"{lines[0][:60]}... {lines[-1][:140]}"
+    return text.replace("|", "/")
+
+
+# ---------- on Ray: the same (job, seed) runs as tasks ----------
+#
+# A task runs in the copy of the repo Ray ships to its worker (runtime_env working_dir: no shared folder is
+# needed, so the same code runs on a cluster), runs `run_one` there, and returns the result dict and the bytes
+# of every file the run left in its folder (TensorBoard logs, evaluations.csv, summary.json, the best model).
+# The driver writes those files into the launching repo, at the same repo-relative paths, then the results
+# file: the same files a sequential run writes.
+
+def ray_task(suite, job_fields, seed, state):
+    """The function Ray runs: import benchmarks/run.py from the worker's copy of the repo (its working
+    directory) and run `task` there. Arguments are plain data, so nothing but this function is pickled."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    here = Path.cwd() / "benchmarks"
+    sys.path.insert(0, str(here))
+    spec = importlib.util.spec_from_file_location("benchmarks_run", here / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.task(suite, job_fields, seed, state)
+
+
+def task(suite, job_fields, seed, state):
+    """One (job, seed) inside a worker: {"result": result dict, "files": {repo-relative path: bytes}}."""
+    job = Job(**job_fields)
+    result = run_one(suite, job, seed, state)
+    work = REPO / work_dir(suite, job, seed)
+    files = {p.relative_to(REPO).as_posix(): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
+    return dict(result=result, files=files)
+
+
+def deliver(suite, job, seed, outcome, results=None):
+    """Driver side: write a task's files into this repo (replacing the folder of an earlier run), then its
+    results file. Returns the result."""
+    work = (REPO / work_dir(suite, job, seed)).resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    for name, data in outcome["files"].items():
+        target = (REPO / name).resolve()
+        if not target.is_relative_to(work):
+            raise CommandFailed(f"a task returned a file outside its run folder: {name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    save_result(results_path(suite, job, seed, results), outcome["result"])
+    return outcome["result"]
+
+
+def cpus(job):
+    """The CPUs a task reserves: its torch thread count (one for a script that takes no thread flag)."""
+    return job.torch_threads or 1
+
+
+def plan(suite, jobs, missing_only, results=None):
+    """(pool, after): the (job, seed) pairs that run as Ray tasks (every Job), and what runs after the pool
+    on the driver, alone (side-by-side jobs, which claim a speed ratio, and CommandJobs, which draw their
+    own figures). With `missing_only`, only the pairs without a result (see is_missing)."""
+    pool, after = [], []
+    for job in jobs:
+        if isinstance(job, CommandJob):
+            after.append((job, None))
+            continue
+        for seed in job.seeds:
+            if missing_only and not is_missing(results_path(suite, job, seed, results)):
+                continue
+            (pool if isinstance(job, Job) else after).append((job, seed))
+    return pool, after
+
+
+class UserError(Exception):
+    """Bad input: one line `error: ...`, exit code 2."""
+
+
+class RayPool:
+    """Ray tasks: `submit` one (job, seed), `next_done` returns the next one finished as (key, outcome, error)."""
+
+    def __init__(self, address=None):
+        try:
+            import ray
+        except ImportError:
+            raise UserError("--ray needs Ray, which is not installed: pip install -r benchmarks/requirements-ray.txt")
+        self.ray = ray
+        # working_dir: Ray ships the repo (without what .gitignore and `excludes` name) to every worker
+        ray.init(address=address, runtime_env=dict(working_dir=str(REPO), excludes=[
+            ".git/", "benchmarks/results/", "benchmarks/runs/", "benchmarks/sweeps/"]), log_to_driver=False)
+        self.remote = ray.remote(max_retries=0)(ray_task)  # a crashed worker is a failed result, not a retry
+        self.pending = {}
+
+    def submit(self, key, suite, job, seed, state):
+        ref = self.remote.options(num_cpus=cpus(job)).remote(suite, dataclasses.asdict(job), seed, state)
+        self.pending[ref] = key
+
+    def next_done(self):
+        (ref,), _ = self.ray.wait(list(self.pending), num_returns=1)
+        key = self.pending.pop(ref)
+        try:
+            return key, self.ray.get(ref), None
+        except Exception as exc:  # the task raised (CommandFailed, ...) or its worker died
+            return key, None, task_error(exc)
+
+    def __len__(self):
+        return len(self.pending)
+
+    def shutdown(self):
+        self.ray.shutdown()
+
+
+def task_error(exc):
+    """The error of a failed task as text: the task's own exception when it raised one (RayTaskError.cause),
+    else what Ray says (a dead worker, for instance)."""
+    cause = getattr(exc, "cause", None)
+    return f"{type(cause or exc).__name__}: {cause or exc}"
+
+
+def run_on_pool(suite, pairs, pool, results=None):
+    """Submit every (job, seed) to `pool`, write each one's files and results file as it finishes, or its
+    failed result. Returns the number that failed; the others' results are kept either way."""
+    for job, seed in pairs:
+        pool.submit((job, seed), suite, job, seed, git_state(job.part))
+    failed = 0
+    while len(pool):
+        (job, seed), outcome, error = pool.next_done()
+        print(f"{suite}/{job.name} seed {seed} (Ray task) ...", flush=True)
+        try:
+            result = None if error else deliver(suite, job, seed, outcome, results)
+        except (OSError, CommandFailed) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if error:
+            failed += 1
+            result = failed_result(suite, job, seed, git_state(job.part), error)
+            save_result(results_path(suite, job, seed, results), result)
+        if result is not None:
+            print(describe(job, result), flush=True)
+    return failed
 
 
 def ship(suite, job):
@@ -196,13 +388,16 @@ def normalise(r):
     return r
 
 
-def load_results(suite, job):
-    """The job's results files for the seeds the suite lists now (files of other seeds are left out)."""
+def load_results(suite, job, failed=False, results=None):
+    """The job's results files for the seeds the suite lists now (files of other seeds are left out);
+    the files of failed runs only with `failed`."""
     found = []
     for seed in job.seeds:
-        path = RESULTS / suite / f"{job.name}__seed{seed}.json"
+        path = results_path(suite, job, seed, results)
         if path.exists():
-            found.append(normalise(json.loads(path.read_text())))
+            r = normalise(json.loads(path.read_text()))
+            if failed or not r.get("failed"):
+                found.append(r)
     return found
 
 
@@ -225,10 +420,17 @@ def passes(job, r):
     return bool(ok)
 
 
+def failed_row(label, r):
+    return f"| {label} | {r['seed']} | failed | — | — | — | — | failed: {short_error(r['error'])} ❌ |"
+
+
 def job_rows(job, results):
-    """One Markdown row per seed, passes and failures alike."""
+    """One Markdown row per seed, passes and failures alike (a run that failed says so, with its error)."""
     rows = []
     for r in results:
+        if r.get("failed"):
+            rows.append(failed_row(r["label"], r))
+            continue
         final = r["final"]
         digits = 3 if abs(final["mean"]) < 10 else 1
         final_text = f"{final['mean']:.{digits}f} ± {final['std']:.{digits}f} ({final['episodes']} ep)"
@@ -251,6 +453,9 @@ def side_by_side_rows(job, results):
     """Two rows per seed, ours and SB3's, from the same side-by-side run."""
     rows = []
     for r in results:
+        if r.get("failed"):
+            rows.append(failed_row(f"{job.label}, side by side", r))
+            continue
         for name, side in (("ours", r["ours"]), ("SB3", r["peer"])):
             hit = first_hit(side["curve"], job.threshold)
             last = side["curve"][-1][1] if side["curve"] else None
@@ -271,6 +476,9 @@ def side_by_side_note(job, results):
         hit = first_hit(side["curve"], job.threshold)
         return None if hit is None else hit[1]
 
+    results = [r for r in results if not r.get("failed")]  # failed seeds have their own rows
+    if not results:
+        return []
     ratios = [r["ours"]["steps_per_second"] / r["peer"]["steps_per_second"] for r in results]
     per_seed = "; ".join(
         f"seed {r['seed']}: {fmt(r['ours']['steps_per_second'])} vs {fmt(r['peer']['steps_per_second'])} steps/s "
@@ -362,18 +570,19 @@ def report(suite, parts):
     for part in parts:
         lines, notes, everything, machines = [], [], [], set()
         for job in (j for j in jobs if j.part == part):
-            results = load_results(suite, job)
+            results = load_results(suite, job, failed=True)
             if not results:
                 continue
             everything += results
             machines |= {f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}, "
-                         f"Python {r['machine']['python']}" for r in results}
+                         f"Python {r['machine']['python']}" for r in results if r.get("machine")}
             if isinstance(job, SideBySideJob):
                 lines += side_by_side_rows(job, results)
                 notes += side_by_side_note(job, results)
                 continue
             lines += job_rows(job, results)
-            if suite == "full":  # the READMEs show the full suite's curves, never quick's
+            results = [r for r in results if not r.get("failed")]
+            if suite == "full" and results:  # the READMEs show the full suite's curves, never quick's
                 (REPO / part / "plots").mkdir(exist_ok=True)
                 plot_job(job, results, REPO / part / "plots" / f"{job.name}.png")
         if not lines:
@@ -483,6 +692,62 @@ def closing_report(suite="full"):
         print("  README.md has no <!-- results:closing --> marker; closing comparison not written")
 
 
+def run_sequentially(suite, jobs, missing_only):
+    """Every (job, seed) one after another, in the suite's order; the first failure stops the suite."""
+    for job in jobs:
+        if isinstance(job, CommandJob):
+            run_command_job(suite, job)
+            continue
+        for seed in job.seeds:
+            path = results_path(suite, job, seed)
+            if missing_only and not is_missing(path):
+                continue
+            print(f"{suite}/{job.name} seed {seed} ...", flush=True)
+            result = run_one(suite, job, seed, git_state(job.part))  # the state before the run: its code
+            if result is not None:
+                save_result(path, result)
+                print(describe(job, result), flush=True)
+
+
+def run_command_job(suite, job):
+    print(f"{suite}/{job.name} ...", flush=True)
+    stdout, wall = run([sys.executable, f"{job.part}/{job.argv[0]}", *job.argv[1:]])
+    print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
+
+
+def run_with_ray(suite, jobs, missing_only, address):
+    """The pool's (job, seed) pairs as Ray tasks, then the side-by-side and command jobs on this machine,
+    one at a time, after the pool has finished (nothing else runs beside a speed ratio). A failure is
+    recorded and the rest goes on. Returns the number of failures."""
+    pool_pairs, after = plan(suite, jobs, missing_only)
+    failed = 0
+    if pool_pairs:
+        pool = RayPool(address)
+        try:
+            print(f"{len(pool_pairs)} runs on Ray ({pool.ray.cluster_resources().get('CPU', 0):g} CPUs)", flush=True)
+            failed += run_on_pool(suite, pool_pairs, pool)
+        finally:
+            pool.shutdown()
+    for job, seed in after:
+        try:
+            if isinstance(job, CommandJob):
+                run_command_job(suite, job)
+                continue
+            print(f"{suite}/{job.name} seed {seed} (after the pool, alone) ...", flush=True)
+            state = git_state(job.part)
+            result = run_one(suite, job, seed, state)
+        except CommandFailed as exc:
+            failed += 1
+            if isinstance(job, CommandJob):
+                print(f"  FAILED: {short_error(str(exc))}", flush=True)
+                continue
+            result = failed_result(suite, job, seed, state, f"CommandFailed: {exc}")
+        if result is not None:
+            save_result(results_path(suite, job, seed), result)
+            print(describe(job, result), flush=True)
+    return failed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("suite", choices=sorted(SUITES))
@@ -490,7 +755,18 @@ def main(argv=None):
     parser.add_argument("--job", action="append", help="only jobs with this name (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="only regenerate tables and plots")
     parser.add_argument("--no-report", action="store_true", help="run the jobs and write their results files only")
+    parser.add_argument("--missing-only", action="store_true",
+                        help="run only the (job, seed) pairs without a results file or whose run failed")
+    parser.add_argument("--ray", action="store_true",
+                        help="run the jobs as Ray tasks (a local Ray unless --ray-address); needs "
+                             "benchmarks/requirements-ray.txt")
+    parser.add_argument("--ray-address", help="join this Ray cluster (implies --ray), e.g. ray://head:10001 or auto")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="read and write the results files here instead of benchmarks/results (a scratch run)")
     args = parser.parse_args(argv)
+    global RESULTS
+    if args.results_dir is not None:
+        RESULTS = args.results_dir.resolve()
     for flag, asked, known in (("--part", args.part, {j.part for j in SUITES[args.suite]}),
                                ("--job", args.job, {j.name for j in SUITES[args.suite]})):
         unknown = sorted(set(asked or []) - known)
@@ -500,35 +776,28 @@ def main(argv=None):
             sys.exit(2)
     jobs = [j for j in SUITES[args.suite] if (not args.part or j.part in args.part) and (not args.job or j.name in args.job)]
     parts = args.part or sorted({j.part for j in SUITES[args.suite]})
+    failed = 0
     if not args.report_only:
         (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
-        for job in jobs:
-            if isinstance(job, CommandJob):
-                print(f"{args.suite}/{job.name} ...", flush=True)
-                stdout, wall = run([sys.executable, f"{job.part}/{job.argv[0]}", *job.argv[1:]])
-                print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
-                continue
-            for seed in job.seeds:
-                print(f"{args.suite}/{job.name} seed {seed} ...", flush=True)
-                runner = run_side_by_side if isinstance(job, SideBySideJob) else run_job
-                result = runner(args.suite, job, seed)
-                if result is None:
-                    continue
-                (RESULTS / args.suite / f"{job.name}__seed{seed}.json").write_text(json.dumps(result, indent=1))
-                if isinstance(job, SideBySideJob):
-                    print(f"  ours {result['ours']['steps_per_second']:,.0f} vs SB3 "
-                          f"{result['peer']['steps_per_second']:,.0f} steps/s, side by side", flush=True)
-                else:
-                    print(f"  {result['steps_per_second']:,.0f} steps/s, threshold at {result['steps_to_threshold']}, "
-                          f"final {result['final']}", flush=True)
-        for job in jobs:
-            if isinstance(job, Job) and job.ship and args.suite == "full":
-                ship(args.suite, job)
-    if args.no_report:
-        return
-    report(args.suite, parts)
-    if args.suite == "full":
-        closing_report()
+        try:
+            if args.ray or args.ray_address:
+                failed = run_with_ray(args.suite, jobs, args.missing_only, args.ray_address)
+            else:
+                run_sequentially(args.suite, jobs, args.missing_only)
+            for job in jobs:
+                if isinstance(job, Job) and job.ship and args.suite == "full" and load_results(args.suite, job):
+                    ship(args.suite, job)
+        except CommandFailed as exc:  # sequential: a broken job is news, the suite stops
+            sys.exit(str(exc))
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+    if not args.no_report:
+        report(args.suite, parts)
+        if args.suite == "full":
+            closing_report()
+    if failed:
+        sys.exit(f"{failed} run(s) failed: the tables show them as failed; `--missing-only` runs only them again")
 
 
 if __name__ == "__main__":

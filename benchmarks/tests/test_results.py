@@ -52,7 +52,7 @@ def test_a_result_records_its_commit_threads_and_only_repo_relative_paths(monkey
     cartpole = Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], [101], "CartPole-v1",
                    threshold=475, final_episodes=20)
     try:
-        r = run.run_job("quick", cartpole, 101)
+        r = run.run_job("quick", cartpole, 101, run.git_state("part2_dqn"))
     finally:
         import shutil
         shutil.rmtree(run.REPO / run.RUNS, ignore_errors=True)
@@ -101,7 +101,7 @@ def test_a_side_by_side_result_records_its_commit_and_no_interpreter_path(monkey
     monkeypatch.setattr(run, "SB3_PYTHON", sys.executable)  # "exists"
     job = SideBySideJob("cartpole_side_by_side", "part2_dqn", "dqn_cartpole", [1], "CartPole-v1", threshold=475,
                         total_steps=10_000)
-    r = run.run_side_by_side("quick", job, 1)
+    r = run.run_side_by_side("quick", job, 1, run.git_state("part2_dqn"))
     assert calls[0][1:] == ["benchmarks/side_by_side.py", "dqn_cartpole", "--seeds", "1", "--json", "--total-steps", "10000"]
     assert r["command"] == calls[0][1:] and sys.executable not in json.dumps(r)
     assert r["commit"] and isinstance(r["dirty"], bool) and r["format"] == 2
