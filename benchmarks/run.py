@@ -305,6 +305,7 @@ class RayPool:
         # working_dir: Ray ships the repo (without what .gitignore and `excludes` name) to every worker
         ray.init(address=address, runtime_env=dict(working_dir=str(REPO), excludes=[
             ".git/", "benchmarks/results/", "benchmarks/runs/", "benchmarks/sweeps/"]), log_to_driver=False)
+        print(f"Ray: {ray.cluster_resources().get('CPU', 0):g} CPUs", flush=True)
         self.remote = ray.remote(max_retries=0)(ray_task)  # a crashed worker is a failed result, not a retry
         self.pending = {}
 
@@ -724,7 +725,7 @@ def run_with_ray(suite, jobs, missing_only, address):
     if pool_pairs:
         pool = RayPool(address)
         try:
-            print(f"{len(pool_pairs)} runs on Ray ({pool.ray.cluster_resources().get('CPU', 0):g} CPUs)", flush=True)
+            print(f"{len(pool_pairs)} runs as Ray tasks", flush=True)
             failed += run_on_pool(suite, pool_pairs, pool)
         finally:
             pool.shutdown()
