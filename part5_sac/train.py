@@ -7,7 +7,7 @@
     tensorboard --logdir sac_logs
 
 Reading order: config -> env factory (wrappers.py) -> networks (networks.py) -> memory (memory.py) ->
-agent (agent.py) -> main().
+agent (agent.py; fast.py is the same agent, faster, and can be skipped) -> main().
 """
 import dataclasses
 import sys
@@ -20,6 +20,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agent import Agent
+from fast import FastAgent
 from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
                    parse_config, pick_device, run_main, save_checkpoint, seed_everything)
 from wrappers import make_env as make_sac_env
@@ -49,6 +50,7 @@ class Config:
     alpha: float = arg(1.0, "temperature: the initial value when --autotune, else fixed")
     autotune: bool = arg(True, "learn the temperature towards --target-entropy (--no-autotune keeps --alpha fixed)")
     target_entropy: str = arg("auto", "entropy the temperature steers the policy to (auto = -number of action dimensions)")
+    fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
     device: str = arg("auto", "auto (CUDA if available), cpu or cuda")
     torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
 
@@ -104,7 +106,8 @@ def build(config, device="cpu"):
     env, eval_env = make_env(config), make_env(config)
     env.action_space.seed(config.seed)
     eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
-    agent = Agent(config, env.observation_space.shape[0], env.action_space.shape[0], device)
+    agent_class = FastAgent if config.fast else Agent  # the same updates; fast.py's are quicker
+    agent = agent_class(config, env.observation_space.shape[0], env.action_space.shape[0], device)
     return env, eval_env, agent
 
 
