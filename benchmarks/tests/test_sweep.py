@@ -1,0 +1,82 @@
+"""benchmarks/sweep.py without starting Ray: the grid, the seeds, and the table's statistics over seeds."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import run
+import sweep
+
+_spec = importlib.util.spec_from_file_location("benchmarks_test_ray", Path(__file__).with_name("test_ray.py"))
+test_ray = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(test_ray)
+
+
+def test_seeds_and_grids_parse_into_every_combination():
+    assert sweep.parse_seeds("1-3,7") == [1, 2, 3, 7] and sweep.parse_seeds("5") == [5]
+    for bad in ("1-x", "1,1", ""):
+        with pytest.raises(run.UserError):
+            sweep.parse_seeds(bad)
+    settings = sweep.parse_grid(["tau=0.05,0.1", "--n_steps=1,3"])
+    assert [sweep.setting_name(s) for s in settings] == [
+        "tau=0.05,n-steps=1", "tau=0.05,n-steps=3", "tau=0.1,n-steps=1", "tau=0.1,n-steps=3"]
+    assert settings[0] == (("--tau", "0.05"), ("--n-steps", "1"))
+    with pytest.raises(run.UserError):
+        sweep.parse_grid(["tau"])
+
+
+def test_the_threshold_comes_from_the_full_suites_job_for_that_script_and_env():
+    assert sweep.default_threshold("part2_dqn", "train.py", ["--env-id", "CartPole-v1"]) == 475
+    with pytest.raises(run.UserError, match="--threshold"):
+        sweep.default_threshold("part2_dqn", "train.py", ["--env-id", "Acrobot-v1"])
+
+
+def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_seeds(tmp_path, monkeypatch):
+    """Through main() with a fake pool: tau=0.05 reaches the threshold at 2,500 and 7,500 steps and never on
+    seed 2 (finals 500, 200, 450); tau=0.1's seed 3 fails."""
+    driver, worker = tmp_path / "driver", tmp_path / "worker"
+    (driver / "part2_dqn").mkdir(parents=True)
+    (driver / "part2_dqn" / "train.py").write_text("")
+    worker.mkdir()
+    for module, name in ((run, "REPO"), (sweep, "REPO")):
+        monkeypatch.setattr(module, name, driver)
+    monkeypatch.setattr(sweep, "SWEEPS", driver / "benchmarks" / "sweeps")
+    monkeypatch.setattr(run, "machine", lambda: dict(cpu="cpu", cores=2))
+    monkeypatch.setattr(run, "git_state", lambda part: test_ray.NO_GIT)
+    monkeypatch.setattr(sweep, "check_flags", lambda *a: None)
+    monkeypatch.setattr(run, "RayPool", lambda address: test_ray.FakePool(worker))
+    outcome = {("0.05", "1"): (2500, 500.0), ("0.05", "2"): (None, 200.0), ("0.05", "3"): (7500, 450.0),
+               ("0.1", "1"): (5000, 480.0), ("0.1", "2"): (5000, 490.0)}
+    calls, models = [], {}
+
+    def fake(argv):
+        calls.append(argv)
+        if argv[1].endswith("test.py"):  # plays the model a training below saved
+            return json.dumps(dict(mean=models[argv[2]], std=0.0, episodes=20)) + "\n", 1.0
+        tau, seed = argv[argv.index("--tau") + 1], argv[argv.index("--seed") + 1]
+        if (tau, seed) not in outcome:
+            raise run.CommandFailed("benchmark command failed (1): train.py\nRuntimeError: boom")
+        hit, final = outcome[tau, seed]
+        logs = run.REPO / argv[argv.index("--log-dir") + 1] / "run"
+        logs.mkdir(parents=True)
+        rows = [(2500 * k, 475.0 if hit and 2500 * k >= hit else 100.0) for k in (1, 2, 3)]
+        (logs / "evaluations.csv").write_text("step,train_seconds,mean,std\n" +
+                                              "".join(f"{s},{s / 1000},{m},0\n" for s, m in rows))
+        model = f"{argv[argv.index('--save-dir') + 1]}/m.pth"
+        models[model] = final
+        (logs / "summary.json").write_text(json.dumps(dict(
+            steps=7500, train_seconds=7.5, steps_per_second=1000.0, best_eval=475.0, best_step=7500, model=model)))
+        return "", 1.0
+
+    monkeypatch.setattr(run, "run", fake)
+    with pytest.raises(SystemExit, match="1 run"):
+        sweep.main(["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-3", "--grid", "tau=0.05,0.1",
+                    "--name", "t"])
+    train = [c for c in calls if c[1].endswith("train.py")]
+    assert len(train) == 6 and all(c[c.index("--env-id") + 1] == "CartPole-v1" for c in train)
+    readme = (driver / "benchmarks/sweeps/t/README.md").read_text()
+    assert "| tau=0.05 | 3 | 2 of 3 | 5,000 / 2,500 / 7,500 | 383.3 / 200.0 / 500.0 |" in readme
+    assert "| tau=0.1 | 2 (1 failed) | 2 of 2 | 5,000 / 5,000 / 5,000 | 485.0 / 480.0 / 490.0 |" in readme
+    assert (driver / "benchmarks/sweeps/t/sweep.png").stat().st_size > 0
+    assert len(list((driver / "benchmarks/sweeps/t/results").glob("*.json"))) == 6
