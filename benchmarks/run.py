@@ -5,8 +5,11 @@
     python benchmarks/run.py full --part part2_dqn      # only one part's jobs (and its table)
     python benchmarks/run.py full --job cartpole        # only jobs with this name
     python benchmarks/run.py full --report-only         # redraw tables, plots and the closing comparison
+    python benchmarks/run.py full --ray [--ray-address ADDRESS] [--missing-only]   # as Ray tasks (see below)
 
 Jobs run one after another (never side by side: the machine has two cores), each with one torch thread.
+With --ray, each (job, seed) of a Job runs as a Ray task instead (same commands, files returned to this repo;
+side-by-side and command jobs run afterwards, alone): see the "On Ray" section of benchmarks/README.md.
 Each (job, seed) writes `benchmarks/results/<suite>/<job>__seed<N>.json`: the commit it ran from and whether
 the tree had uncommitted changes, the command (paths relative to the repo), env steps and training seconds
 to the threshold, steps/s, the evaluation curve, the final greedy test of the best model, the machine. The
