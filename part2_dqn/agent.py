@@ -7,9 +7,15 @@ can skip it.
     get_action(obs, greedy)   epsilon-greedy: a random action with probability epsilon, else argmax_a Q(obs, a)
     collect_rollouts(env, n)  n environment steps into the replay memory (n-step transitions with n_steps > 1)
     learn(gradient_steps)     minibatch by minibatch: sample, Bellman target, Huber loss, one AdamW step
+                              (--per: importance-weighted loss, then the sampled priorities updated)
     update_target()           target <- tau * online + (1 - tau) * target, every target_update_interval steps
     evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
     train(env, ...)           alternate collect_rollouts and learn until the step budget is spent
+
+The options of issue 12 configure this one agent: `--dueling` and `--noisy` change the network
+(networks.py), `--per` the memory (memory.py); here they only add a few marked lines: noise redrawn
+before every acting step and minibatch with epsilon at zero (noisy), importance weights and priority
+updates (per), evaluation on the mean weights.
 """
 import collections
 import copy
@@ -20,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from memory import ReplayMemory
-from networks import make_network
+from memory import make_memory
+from networks import make_network, reset_noise
 
 
 def td_target(rewards, next_q_target, terminated, discounts, next_q_online=None):
@@ -48,16 +54,19 @@ class Agent:
 
     def __init__(self, config, obs_shape, n_actions, device="cpu"):
         self.config, self.n_actions, self.device = config, n_actions, torch.device(device)
-        self.q_network = make_network(config.network, obs_shape, n_actions, config.hidden).to(self.device)
+        self.q_network = make_network(config.network, obs_shape, n_actions, config.hidden, config.dueling,
+                                      config.noisy).to(self.device)
         # The target network is a lagging copy: regressing Q towards targets computed by the network being
         # updated is chasing your own tail; a frozen copy keeps the target still for a while.
         self.target_network = copy.deepcopy(self.q_network)
         self.target_network.requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.q_network.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
-        self.memory = ReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=self.device)
+        self.memory = make_memory(config, obs_shape, self.device)  # uniform, or prioritized with --per
         self.rng = random.Random(config.seed)  # exploration draws: Python's generator is cheap per call
-        self.epsilon = config.epsilon_start
+        # Noisy Nets: the noise has its own seeded generator, so a run's noise depends on its seed alone
+        self.noise_generator = torch.Generator(self.device).manual_seed(config.seed) if config.noisy else None
+        self.epsilon = 0.0 if config.noisy else config.epsilon_start
         self.steps, self.gradient_steps = 0, 0
         self.obs = None  # the training env's current observation, carried across collect_rollouts calls
         self.pending = collections.deque()  # n-step returns: the last transitions not yet in the memory
@@ -76,7 +85,11 @@ class Agent:
         """Epsilon-greedy: a uniformly random action with probability epsilon, else the greedy one.
 
         The random branch skips the network call entirely, which makes early training cheap.
+        Noisy Nets (epsilon is 0): a fresh draw of the network's noise before every acting step is the
+        exploration; `evaluate` acts on the mean weights instead.
         """
+        if self.config.noisy and not greedy:
+            reset_noise(self.q_network, self.noise_generator)
         if not greedy and self.rng.random() < self.epsilon:
             return self.rng.randrange(self.n_actions)
         return self.greedy_action(obs)
@@ -84,6 +97,9 @@ class Agent:
     def update_epsilon(self):
         """Linear decay from epsilon_start to epsilon_end over the first exploration_fraction of the budget."""
         c = self.config
+        if c.noisy:  # the noisy layers explore: no random actions on top
+            self.epsilon = 0.0
+            return
         progress = min(1.0, self.steps / max(1.0, c.exploration_fraction * c.total_steps))
         self.epsilon = c.epsilon_start + progress * (c.epsilon_end - c.epsilon_start)
 
@@ -133,22 +149,41 @@ class Agent:
         """`gradient_steps` minibatch updates; returns the loss and the mean Q(s, a) of the last one (floats)."""
         c = self.config
         for _ in range(gradient_steps):
-            obs, actions, rewards, next_obs, terminated, discounts = self.memory.sample(c.batch_size)
+            indices = self.memory.sample_indices(c.batch_size)  # uniform; with --per, by priority
+            obs, actions, rewards, next_obs, terminated, discounts = self.memory.gather(indices)
+            if c.noisy:  # a fresh noise draw for every minibatch, in the online and the target network
+                self.resample_noise()
             with torch.no_grad():  # the target is a fixed regression label: no gradient may flow into it
                 next_q_online = self.q_network(next_obs) if c.double else None  # Double DQN: online picks a'
                 target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
             q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
             # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
             # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
-            loss = F.smooth_l1_loss(q, target)
+            if c.per:  # importance weights undo the bias of sampling by priority (memory.py)
+                weights = self.memory.importance_weights(indices, self.beta())
+                loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
+            else:
+                loss = F.smooth_l1_loss(q, target)
             self.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
             self.optimizer.step()
+            if c.per:  # the sampled transitions' new priorities: |TD error| + eps
+                self.memory.update_priorities(indices, (target - q).detach().abs())
             self.gradient_steps += 1
             if self.gradient_steps % c.target_update_interval == 0:
                 self.update_target()
         return loss.item(), q.detach().mean().item()
+
+    def beta(self):
+        """PER's importance-weight exponent, annealed linearly from per_beta to 1 over the run."""
+        c = self.config
+        return c.per_beta + (1.0 - c.per_beta) * min(1.0, self.steps / c.total_steps)
+
+    def resample_noise(self):
+        """Noisy Nets: new noise in the online and the target network (each draws its own)."""
+        reset_noise(self.q_network, self.noise_generator)
+        reset_noise(self.target_network, self.noise_generator)
 
     @torch.no_grad()
     def update_target(self):
@@ -165,8 +200,17 @@ class Agent:
     def evaluate(self, env, episodes, seed=None, on_frame=None):
         """Greedy episodes on `env`. Returns (mean, std) of the return on the env's own reward scale.
 
-        `seed` seeds the first reset only, so successive evaluations see fresh episodes.
+        `seed` seeds the first reset only, so successive evaluations see fresh episodes. The network is in
+        eval mode meanwhile: noisy layers use their mean weights, so evaluation is greedy and deterministic.
         """
+        training = self.q_network.training
+        self.q_network.eval()
+        try:
+            return self.greedy_episodes(env, episodes, seed, on_frame)
+        finally:
+            self.q_network.train(training)
+
+    def greedy_episodes(self, env, episodes, seed, on_frame):
         returns = np.zeros(episodes)
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed if episode == 0 else None)

@@ -20,6 +20,12 @@ says what each trick buys, measured.
    (nothing is stored in `.grad`, so nothing needs zeroing), they are rescaled only when their norm is
    over the limit, and `FusedAdamW` calls the kernel `torch.optim.AdamW(fused=True)` runs, without
    that class's per-step state gathering, grouping and hooks.
+
+The options: `--dueling` keeps every trick but 3 (acting runs the torch network). `--per` and `--noisy`
+make each minibatch depend on the step before it (the priorities it updated; a fresh noise draw in the
+target network too), so tricks 1 and 2 cannot apply: their minibatches go one at a time, as in
+agent.py, with trick 4's update step (and trick 3 is off with --noisy). tests/test_fast.py checks the
+weights for each option.
 """
 import numpy as np
 import torch
@@ -101,7 +107,8 @@ class FastAgent(Agent):
         super().__init__(config, obs_shape, n_actions, device)
         self.params = list(self.q_network.parameters())  # listed once, not on every step
         self.optimizer = FusedAdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
-        use_numpy = config.network == "mlp" and self.device.type == "cpu"
+        # numpy acting knows the plain MLP only (not the dueling head, nor noisy layers)
+        use_numpy = config.network == "mlp" and self.device.type == "cpu" and not (config.dueling or config.noisy)
         self.numpy_q_network = NumpyQNetwork(self.q_network) if use_numpy else None
 
     def greedy_action(self, obs):
@@ -115,6 +122,8 @@ class FastAgent(Agent):
     def learn(self, gradient_steps):
         """Agent.learn's updates, with the target network's values for a group of minibatches in one pass."""
         c = self.config
+        if c.per or c.noisy:
+            return self.learn_one_at_a_time(gradient_steps)
         obs, actions, rewards, next_obs, terminated, discounts = sample_round(self.memory, c.batch_size, gradient_steps)
         obs, actions = obs.unbind(0), actions.unsqueeze(-1).unbind(0)  # one view per step; gather wants (batch, 1)
         first = 0
@@ -137,14 +146,35 @@ class FastAgent(Agent):
             first = span.stop
         return loss.item(), q.detach().mean().item()
 
-    def gradient_step(self, obs, actions, target):
+    def learn_one_at_a_time(self, gradient_steps):
+        """--per, --noisy: Agent.learn's loop (each minibatch sampled after the step before), trick 4's step."""
+        c = self.config
+        for _ in range(gradient_steps):
+            indices = self.memory.sample_indices(c.batch_size)
+            obs, actions, rewards, next_obs, terminated, discounts = self.memory.gather(indices)
+            if c.noisy:
+                self.resample_noise()
+            with torch.no_grad():
+                next_q_online = self.q_network(next_obs) if c.double else None
+                target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
+            loss, q = self.gradient_step(obs, actions.unsqueeze(1), target, indices if c.per else None)
+        return loss.item(), q.detach().mean().item()
+
+    def gradient_step(self, obs, actions, target, per_indices=None):
         """One AdamW step on the Huber loss between Q(s, a) and `target`; obs (batch, *obs_shape), actions
-        (batch, 1), target (batch,). Returns the loss and Q(s, a) (batch,) as tensors."""
+        (batch, 1), target (batch,). With `per_indices` (the minibatch's memory positions, --per), the
+        loss is importance-weighted and the priorities updated. Returns the loss and Q(s, a) (batch,)."""
         q = self.q_network(obs).gather(1, actions).squeeze(1)
-        loss = F.smooth_l1_loss(q, target)
+        if per_indices is None:
+            loss = F.smooth_l1_loss(q, target)
+        else:
+            weights = self.memory.importance_weights(per_indices, self.beta())
+            loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
         grads = torch.autograd.grad(loss, self.params)
         clip_grad_norm(grads, self.config.max_grad_norm)
         self.optimizer.step(grads)
+        if per_indices is not None:
+            self.memory.update_priorities(per_indices, (target - q).detach().abs())
         self.gradient_steps += 1
         if self.gradient_steps % self.config.target_update_interval == 0:
             self.update_target()

@@ -1,4 +1,5 @@
-"""Replay memory: a preallocated float32 ring buffer of transitions, sampled in uniform random minibatches."""
+"""Replay memory: a preallocated float32 ring buffer of transitions, sampled in uniform random minibatches,
+or (`--per`) by priority through a sum tree."""
 import numpy as np
 import torch
 
@@ -58,3 +59,119 @@ class ReplayMemory:
         batch = (self.obs[indices], self.actions[indices], self.rewards[indices], self.next_obs[indices],
                  self.terminated[indices], self.discounts[indices])
         return tuple(torch.from_numpy(x).to(self.device) for x in batch)
+
+
+class SumTree:
+    """A binary tree over `capacity` non-negative priorities in which every node holds the sum of its two
+    children: the root is the total, a priority changes in O(log n), and the leaf where the running sum
+    of priorities first passes a value u (the prefix-sum lookup) is found in O(log n) by walking down.
+
+    Stored as one preallocated float64 array in heap order: node i has children 2i and 2i + 1, the root
+    is node 1, and leaf j is node `leaves + j`, where `leaves` is `capacity` rounded up to a power of two
+    (so the leaves are in index order and all at the same depth; the extra leaves stay at zero).
+    float64, and parents recomputed from their children rather than nudged by differences, so the sums
+    do not drift over millions of updates.
+    """
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.leaves = 1 << max(0, (capacity - 1).bit_length())
+        self.nodes = np.zeros(2 * self.leaves, dtype=np.float64)
+
+    @property
+    def total(self):
+        return self.nodes[1]
+
+    def __getitem__(self, indices):
+        """The priorities of leaves `indices` (an int or an array)."""
+        return self.nodes[self.leaves + np.asarray(indices)]
+
+    def update(self, indices, priorities):
+        """Set the priorities of leaves `indices` (an int or an array; repeats allowed, the last one wins) and
+        recompute the sums above them, one level at a time."""
+        if np.ndim(indices) == 0:  # one leaf (every push): plain Python is quicker than numpy on one number
+            node = self.leaves + int(indices)
+            self.nodes[node] = priorities
+            while node > 1:
+                node //= 2
+                self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
+            return
+        nodes = self.leaves + np.asarray(indices, dtype=np.int64)
+        self.nodes[nodes] = priorities
+        while nodes[0] > 1:  # all leaves are at one depth, so `nodes` climbs one level per pass
+            nodes = nodes // 2  # a parent listed twice gets the same sum twice
+            self.nodes[nodes] = self.nodes[2 * nodes] + self.nodes[2 * nodes + 1]
+
+    def find(self, values):
+        """For each u in `values` (an array in [0, total)), the leaf j with prefix(j) <= u < prefix(j + 1),
+        where prefix(j) is the sum of the priorities of leaves 0..j-1. All of `values` walk down together:
+        at each node, go left if u falls within the left child's sum, else subtract that sum and go right.
+        Returns leaf indices, shape of `values`."""
+        values = np.array(values, dtype=np.float64)
+        nodes = np.ones(values.shape, dtype=np.int64)
+        while nodes[0] < self.leaves:
+            left = 2 * nodes
+            go_right = values >= self.nodes[left]
+            values -= np.where(go_right, self.nodes[left], 0.0)
+            nodes = left + go_right
+        # float rounding can carry a u at the very top past the last non-zero leaf: step back onto it
+        return np.minimum(nodes - self.leaves, self.capacity - 1)
+
+
+class PrioritizedReplayMemory(ReplayMemory):
+    """Proportional prioritized experience replay (Schaul et al., 2016): transition i is sampled with
+    probability P(i) = p_i^alpha / sum_k p_k^alpha, where p_i = |TD error_i| + eps from its last update.
+
+    Uniform replay spends most updates on transitions the network already predicts well; sampling by TD
+    error spends them where the network is most wrong. alpha = 0 is uniform replay again, alpha = 1 fully
+    proportional. The eps keeps every transition reachable.
+    - A new transition gets the largest priority seen so far, so it is replayed at least once soon.
+    - Sampling by priority changes the data distribution the loss averages over, a bias; the importance
+      weights w_i = (N * P(i))^-beta undo it (beta = 1: fully), divided by the largest w in the minibatch
+      so they only ever scale updates down. beta is annealed to 1 by the agent: early on, when the
+      targets move anyway, the bias matters least.
+    - Stratified sampling: the total priority is cut into `batch_size` equal segments and one transition
+      is drawn from each, so a minibatch spreads over the whole memory instead of piling on a few peaks.
+    The fields, `push`, `gather` and the seeded generator are ReplayMemory's; a SumTree holds p^alpha.
+    """
+
+    def __init__(self, capacity, obs_shape, seed=0, device="cpu", alpha=0.6, eps=1e-6):
+        super().__init__(capacity, obs_shape, seed, device)
+        self.alpha, self.eps = alpha, eps
+        self.tree = SumTree(capacity)
+        self.max_priority = 1.0  # the largest |TD error| + eps so far: what a new transition starts with
+
+    def push(self, obs, action, reward, next_obs, terminated, discount):
+        self.tree.update(self.position, self.max_priority**self.alpha)  # before push moves `position` on
+        super().push(obs, action, reward, next_obs, terminated, discount)
+
+    def sample_indices(self, batch_size):
+        """One position from each of `batch_size` equal segments of the total priority, shape (batch_size,).
+        A transition whose priority spans several segments can be drawn more than once."""
+        if batch_size > self.size:
+            raise ValueError(f"cannot sample {batch_size} transitions from {self.size}")
+        segment = self.tree.total / batch_size
+        indices = self.tree.find((np.arange(batch_size) + self.rng.random(batch_size)) * segment)
+        return np.minimum(indices, self.size - 1)  # float rounding at the top end: the last stored one
+
+    def importance_weights(self, indices, beta):
+        """w_i = (N * P(i))^-beta / max_j w_j over the minibatch, as a float32 tensor of shape (batch,)."""
+        probabilities = self.tree[indices] / self.tree.total
+        weights = (self.size * probabilities) ** -beta
+        return torch.from_numpy((weights / weights.max()).astype(np.float32)).to(self.device)
+
+    def update_priorities(self, indices, td_errors):
+        """p_i = |TD error_i| + eps for the transitions at `indices`; `td_errors` is a (batch,) tensor or array."""
+        if isinstance(td_errors, torch.Tensor):
+            td_errors = td_errors.detach().cpu().numpy()
+        priorities = np.abs(td_errors.astype(np.float64)) + self.eps
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+        self.tree.update(indices, priorities**self.alpha)
+
+
+def make_memory(config, obs_shape, device="cpu"):
+    """The replay memory a config asks for: prioritized with `config.per`, uniform otherwise."""
+    if getattr(config, "per", False):
+        return PrioritizedReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=device,
+                                       alpha=config.per_alpha, eps=config.per_eps)
+    return ReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=device)

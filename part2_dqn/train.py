@@ -9,6 +9,7 @@
 Reading order: config -> env factory (wrappers.py) -> network (networks.py) -> memory (memory.py) ->
 agent (agent.py; fast.py is the same agent, faster, and can be skipped) -> main().
 """
+import argparse
 import dataclasses
 import sys
 import time
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from agent import Agent
 from fast import FastAgent
+from networks import mean_abs_sigma
 from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
                    pick_device, run_main, save_checkpoint, seed_everything)
 from wrappers import make_env as make_dqn_env
@@ -58,6 +60,13 @@ class Config:
     tau: float = arg(0.01, "target network update: target <- tau * online + (1 - tau) * target (1 = hard copy)")
     target_update_interval: int = arg(1, "gradient steps between target network updates")
     double: bool = arg(True, "Double DQN: the online network picks the next action, the target network values it")
+    dueling: bool = arg(False, "dueling head: Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)")
+    noisy: bool = arg(False, "Noisy Nets: factorised NoisyLinear layers (sigma_0 0.5) after the first explore instead of epsilon")
+    per: bool = arg(False, "prioritized experience replay (proportional, sum tree)")
+    per_alpha: float = arg(0.6, "PER: sampling probability proportional to priority^alpha (0 = uniform)")
+    per_beta: float = arg(0.4, "PER: importance-weight exponent at the start, annealed linearly to 1 over total_steps")
+    per_eps: float = arg(1e-6, "PER: priority = |TD error| + per_eps, so no transition becomes unreachable")
+    rainbow: bool = arg(False, "preset: Double + Dueling + Noisy + 3-step + PER (no distributional head); flags given still win")
     epsilon_start: float = arg(1.0, "initial exploration rate")
     epsilon_end: float = arg(0.05, "final exploration rate")
     exploration_fraction: float = arg(0.1, "fraction of total_steps over which epsilon decays linearly")
@@ -91,6 +100,11 @@ PRESETS = {
 }
 
 
+# --rainbow: every extension at once (Hessel et al., 2018) but the distributional head (C51), which this
+# chapter leaves out. Applied over the env's preset; a flag on the command line still wins.
+RAINBOW = dict(double=True, dueling=True, noisy=True, per=True, n_steps=3)
+
+
 def make_env(config, render_mode=None):
     """The env `config` describes (discrete torques for a Box action, a history for the LSTM)."""
     return make_dqn_env(config.env_id, config.discrete_actions, config.sigma, config.max_episode_steps,
@@ -99,7 +113,14 @@ def make_env(config, render_mode=None):
 
 def get_config(argv=None):
     """The config from the command line, with the env's preset defaults applied, checked."""
-    config = parse_config(Config, argv, __doc__.split("\n")[0], PRESETS)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    presets = PRESETS
+    if "--rainbow" in argv:  # the rainbow preset sits over the env's one, under the flags given
+        peek = argparse.ArgumentParser(add_help=False)
+        peek.add_argument("--env-id", default=Config.env_id)
+        env_id = peek.parse_known_args(argv)[0].env_id
+        presets = {**PRESETS, env_id: {**PRESETS.get(env_id, {}), **RAINBOW}}
+    config = parse_config(Config, argv, __doc__.split("\n")[0], presets)
     if config.network not in ("mlp", "lstm"):
         raise UserError(f"--network must be mlp or lstm, got {config.network!r}")
     if min(config.total_steps, config.eval_every, config.eval_episodes, config.batch_size, config.train_freq,
@@ -109,6 +130,8 @@ def get_config(argv=None):
         raise UserError("--buffer-size must hold at least one batch")
     if not 0 < config.tau <= 1 or not 0 <= config.gamma <= 1:
         raise UserError("--tau must be in (0, 1] and --gamma in [0, 1]")
+    if config.per_alpha < 0 or not 0 <= config.per_beta <= 1 or config.per_eps <= 0:
+        raise UserError("--per-alpha must be >= 0, --per-beta in [0, 1] and --per-eps positive")
     return config
 
 
@@ -132,7 +155,9 @@ def make_agent(config, obs_shape, n_actions, device="cpu"):
 
 
 def algo_name(config):
-    return f"{ALGO}_{config.network}"
+    """dqn_mlp, dqn_lstm, with the options that change the network or the memory appended (dqn_mlp_dueling_noisy_per)."""
+    options = [name for name in ("dueling", "noisy", "per") if getattr(config, name)]
+    return "_".join([ALGO, config.network, *options])
 
 
 def main(argv=None):
@@ -168,6 +193,10 @@ def main(argv=None):
         writer.add_scalar("charts/episodic_return", recent[0], step)
         writer.add_scalar("charts/episodic_length", float(np.mean(lengths)), step)
         writer.add_scalar("charts/epsilon", agent.epsilon, step)
+        if config.noisy:  # how much exploration the network still chooses
+            writer.add_scalar("charts/noisy_mean_abs_sigma", mean_abs_sigma(agent.q_network), step)
+        if config.per:
+            writer.add_scalar("charts/per_beta", agent.beta(), step)
         writer.add_scalar("losses/td_loss", loss, step)
         writer.add_scalar("losses/q_values", mean_q, step)
         writer.flush()  # let the writer's thread work now, not in the middle of the next steps

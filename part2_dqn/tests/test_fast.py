@@ -128,3 +128,30 @@ def test_fused_adamw_matches_torch_optim_adamw():
         reference.step()
     for a, b in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("changes", [
+    dict(dueling=True, double=False, n_steps=3, tau=0.5, target_update_interval=4),
+    dict(per=True, double=False, n_steps=3, tau=0.5, target_update_interval=4, per_alpha=0.6, per_beta=0.4),
+    dict(noisy=True, double=True, n_steps=1, tau=0.5, target_update_interval=4),
+    dict(double=True, dueling=True, noisy=True, per=True, n_steps=3, tau=0.5, target_update_interval=4),
+], ids=["dueling", "per-3step", "noisy-double", "rainbow"])
+def test_fast_agent_reaches_the_textbook_weights_with_each_option(changes):
+    """Issue 12's options: the same weights, priorities and noise as the textbook (fast.py says which
+    tricks each option keeps)."""
+    textbook, fast = agent_pair(**changes)
+    for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts"):
+        np.testing.assert_array_equal(getattr(textbook.memory, name), getattr(fast.memory, name))
+    start = [p.clone() for p in textbook.q_network.parameters()]
+    results = []
+    for agent in (textbook, fast):
+        results.append([agent.learn(steps) for steps in (7, 5, 12)])
+    assert textbook.gradient_steps == fast.gradient_steps == 24
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-6)
+    for a, b in zip([*textbook.q_network.parameters(), *textbook.target_network.parameters()],
+                    [*fast.q_network.parameters(), *fast.target_network.parameters()]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert all(not torch.allclose(p, q) for p, q in zip(textbook.q_network.parameters(), start))
+    if changes.get("per"):
+        np.testing.assert_allclose(textbook.memory.tree.nodes, fast.memory.tree.nodes, rtol=1e-4)
+        assert textbook.memory.max_priority == pytest.approx(fast.memory.max_priority, rel=1e-4)
