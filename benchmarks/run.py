@@ -240,7 +240,8 @@ def ray_task(suite, job_fields, seed, state):
     from pathlib import Path
 
     here = Path.cwd() / "benchmarks"
-    sys.path.insert(0, str(here))
+    if str(here) not in sys.path:  # for `import suites` (a worker process runs many tasks)
+        sys.path.insert(0, str(here))
     spec = importlib.util.spec_from_file_location("benchmarks_run", here / "run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
