@@ -248,6 +248,15 @@ def ray_task(suite, job_fields, seed, state):
     return module.task(suite, job_fields, seed, state)
 
 
+def by_value(cloudpickle, function):
+    """`function`, to be pickled by value even when this file was imported as the module `run` (by sweep.py):
+    a worker cannot import `run` (benchmarks/ is not on its path) until ray_task has put it there."""
+    module = sys.modules[function.__module__]
+    if function.__module__ != "__main__":
+        cloudpickle.register_pickle_by_value(module)
+    return function
+
+
 def task(suite, job_fields, seed, state):
     """One (job, seed) inside a worker: {"result": result dict, "files": {repo-relative path: bytes}}."""
     job = Job(**job_fields)
@@ -310,7 +319,7 @@ class RayPool:
         ray.init(address=address, runtime_env=dict(working_dir=str(REPO), excludes=[
             ".git/", "benchmarks/results/", "benchmarks/runs/", "benchmarks/sweeps/"]), log_to_driver=False)
         print(f"Ray: {ray.cluster_resources().get('CPU', 0):g} CPUs", flush=True)
-        self.remote = ray.remote(max_retries=0)(ray_task)  # a crashed worker is a failed result, not a retry
+        self.remote = ray.remote(max_retries=0)(by_value(ray.cloudpickle, ray_task))  # a dead worker: failed, no retry
         self.pending = {}
 
     def submit(self, key, suite, job, seed, state):

@@ -210,3 +210,15 @@ def test_a_task_error_is_the_tasks_own_exception_when_it_raised_one():
     assert run.task_error(RuntimeError("worker died")) == "RuntimeError: worker died"
     assert run.short_error("CommandFailed: failed (1): python x.py\nTraceback\n  ...\nValueError: a|b") == \
         "CommandFailed: failed (1): python x.py... ValueError: a/b"
+
+
+def test_the_ray_task_unpickles_where_benchmarks_is_not_on_the_path(tmp_path):
+    """sweep.py imports run.py as `run`: the function shipped to a worker must not need `import run` there."""
+    cloudpickle = pytest.importorskip("ray.cloudpickle")
+    data = cloudpickle.dumps(run.by_value(cloudpickle, run.ray_task))
+    (tmp_path / "task.pkl").write_bytes(data)
+    load = "import pickle, sys; f = pickle.loads(open('task.pkl', 'rb').read()); print(f.__name__)"
+    done = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "ray_task"
