@@ -3,7 +3,9 @@
 DQN outputs one Q-value per action, so the action set must be finite. Pendulum's torque is continuous;
 `DiscretePendulum` replaces it by Gaussian-spaced discrete torques (the construction of Part 1, written
 out again here because each part stands alone) and scales observations and rewards to ranges a network
-likes. Any env with a flat Box observation and Discrete actions (CartPole, LunarLander, ...) is used as is.
+likes. Any env with a flat Box observation and Discrete actions (CartPole, LunarLander, ...) is used as is;
+a Discrete observation (FrozenLake's cell number) is one-hot encoded, MultiBinary and MultiDiscrete ones
+are passed on as float vectors (`FloatObservation`).
 """
 import math
 
@@ -71,6 +73,35 @@ class DiscretePendulum(gym.Wrapper):
         return obs / self.obs_scale, reward / self.reward_scale, terminated, truncated, info
 
 
+class FloatObservation(gym.ObservationWrapper):
+    """Discrete, MultiBinary or MultiDiscrete observations as a flat float32 vector a network can read.
+
+    Discrete(n) becomes a one-hot vector of length n: cell 5 of FrozenLake is (0, 0, 0, 0, 0, 1, 0, ...).
+    Feeding the number 5 itself would tell the network that cell 5 lies "between" cells 4 and 6 and
+    halfway to cell 10, an order the states do not have; one-hot gives each state its own input weight,
+    which makes a linear layer a lookup table (Part 1's Q-table, learned by gradient descent).
+    MultiBinary (0/1 flags) and MultiDiscrete (small counts) are passed as their values, flattened.
+    """
+
+    def __init__(self, env):
+        super().__init__(env)
+        space = env.observation_space
+        if isinstance(space, gym.spaces.Discrete):
+            self.size, self.start = int(space.n), int(space.start)
+            self.observation_space = gym.spaces.Box(0.0, 1.0, (self.size,), np.float32)
+        else:
+            high = np.ones(space.shape) if isinstance(space, gym.spaces.MultiBinary) else space.nvec - 1
+            self.size = None
+            self.observation_space = gym.spaces.Box(0.0, np.asarray(high, np.float32).reshape(-1), dtype=np.float32)
+
+    def observation(self, obs):
+        if self.size is None:
+            return np.asarray(obs, dtype=np.float32).reshape(-1)
+        one_hot = np.zeros(self.size, dtype=np.float32)
+        one_hot[int(obs) - self.start] = 1.0
+        return one_hot
+
+
 class HistoryWrapper(gym.Wrapper):
     """Observation = the last `history` (observation, previous action) pairs, shape (history, obs_dim + n_actions).
 
@@ -127,6 +158,8 @@ def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history
         env = DiscretePendulum(env, discrete_actions, sigma, reward_scale=scale)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise UserError(f"{env_id!r} has actions {env.action_space}; DQN needs Discrete actions")
+    if isinstance(env.observation_space, (gym.spaces.Discrete, gym.spaces.MultiBinary, gym.spaces.MultiDiscrete)):
+        env = FloatObservation(env)
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         raise UserError(f"{env_id!r} has observations {env.observation_space}; this DQN needs a flat Box "
                         "(a vector of numbers), not images or dictionaries")

@@ -147,7 +147,7 @@ def test_bad_input_in_a_real_process(run_script):
 @pytest.mark.parametrize("args,words", [
     (["--env-id", "MountainCarContinuous-v0"], ["continuous actions", "--discrete-actions"]),
     (["--discrete-actions", "0"], ["continuous actions", "--discrete-actions"]),
-    (["--env-id", "FrozenLake-v1"], ["flat Box"]),
+    (["--env-id", "Blackjack-v1"], ["flat Box"]),  # a Tuple observation (FrozenLake-v1 now trains: one-hot)
     (["--network", "transformer"], ["mlp or lstm"]),
     (["--discrete-actions", "10"], ["odd"]),
 ])

@@ -1,0 +1,94 @@
+"""Issue 12's options outside the agent: the --rainbow preset, checkpoints that record the options and
+rebuild the right network from the file alone (old ones still load), and one-hot observations."""
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import test as test_py
+import train
+from memory import PrioritizedReplayMemory
+from networks import LSTMQNetwork, NoisyLinear, QNetwork
+from wrappers import FloatObservation, make_env
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = sorted(p for p in (REPO / "models" / "part2_dqn").glob("*.pth") if p.stem.count("__") == 1)
+
+
+def test_rainbow_preset_sits_over_the_env_preset_under_the_flags():
+    config = train.get_config(["--env-id", "CartPole-v1", "--rainbow"])
+    assert (config.double, config.dueling, config.noisy, config.per, config.n_steps) == (True, True, True, True, 3)
+    assert config.hidden == [256, 256] and config.batch_size == 64            # CartPole's preset still applies
+    config = train.get_config(["--rainbow", "--n-steps", "5", "--no-double", "--env-id", "LunarLander-v3"])
+    assert (config.n_steps, config.double, config.noisy, config.per) == (5, False, True, True)
+    plain = train.get_config(["--env-id", "CartPole-v1"])
+    assert not (plain.dueling or plain.noisy or plain.per or plain.rainbow)   # defaults: every option off
+    assert train.algo_name(config) == "dqn_mlp_dueling_noisy_per" and train.algo_name(plain) == "dqn_mlp"
+
+
+@pytest.mark.parametrize("network", ["mlp", "lstm"])
+def test_checkpoint_records_the_options_and_test_py_rebuilds_them(tmp_path, network):
+    train.main(["--rainbow", "--network", network, "--total-steps", "300", "--eval-every", "300",
+                "--eval-episodes", "1", "--learning-starts", "100", "--batch-size", "16", "--max-episode-steps", "50",
+                "--hidden", "16", "16", "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path)])
+    path = tmp_path / f"Pendulum-v1__dqn_{network}_dueling_noisy_per__1.pth"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    assert {k: checkpoint["config"][k] for k in ("dueling", "noisy", "per", "n_steps", "rainbow")} == \
+        dict(dueling=True, noisy=True, per=True, n_steps=3, rainbow=True)
+    agent, env, _ = test_py.rebuild(str(path))                        # from the file alone
+    head = agent.q_network if network == "mlp" else agent.q_network.head
+    assert isinstance(agent.q_network, QNetwork if network == "mlp" else LSTMQNetwork)
+    assert head.dueling and isinstance(head.advantage, NoisyLinear) and not agent.q_network.training
+    for name, tensor in agent.q_network.state_dict().items():
+        torch.testing.assert_close(tensor, checkpoint["state_dict"][name])
+    first = agent.evaluate(env, 1, seed=3)
+    assert agent.evaluate(env, 1, seed=3) == first                    # the mean weights: deterministic
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_models_still_load(path):
+    agent, env, checkpoint = test_py.rebuild(str(path))
+    assert "dueling" not in checkpoint["config"]                    # made before the options existed
+    assert not any(isinstance(m, NoisyLinear) for m in agent.q_network.modules())
+    assert not getattr(agent.q_network, "dueling", getattr(getattr(agent.q_network, "head", None), "dueling", True))
+    obs, _ = env.reset(seed=0)
+    assert 0 <= agent.greedy_action(obs) < agent.n_actions
+
+
+def test_one_hot_and_float_observations():
+    env = make_env("FrozenLake-v1")
+    assert env.observation_space.shape == (16,)
+    obs, _ = env.reset(seed=0)
+    assert obs.dtype == np.float32 and obs.tolist() == [1.0] + [0.0] * 15    # cell 0, the start
+    assert env.observation(5).tolist() == [0.0] * 5 + [1.0] + [0.0] * 10     # cell 5: its own input
+    offset = FloatObservation(gym.make("FrozenLake-v1"))
+    offset.start = 2                                                   # Discrete(n, start=2): cell 2 is index 0
+    assert offset.observation(2)[0] == 1.0
+    for space, value in [(gym.spaces.MultiBinary((2, 2)), np.array([[1, 0], [0, 1]])),
+                         (gym.spaces.MultiDiscrete([3, 5]), np.array([2, 4]))]:
+        wrapped = FloatObservation(_Constant(space, value))
+        assert wrapped.observation_space.shape == (value.size,)
+        assert wrapped.observation(value).tolist() == value.reshape(-1).astype(float).tolist()
+
+
+class _Constant(gym.Env):
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, space, value):
+        self.observation_space, self.value = space, value
+
+
+def test_frozen_lake_trains_through_the_agent(tmp_path):
+    """`--env-id FrozenLake-v1` (refused before) runs: one-hot states in the memory, a greedy evaluation."""
+    config = train.get_config(["--env-id", "FrozenLake-v1", "--total-steps", "400", "--learning-starts", "100",
+                               "--eval-episodes", "3", "--per"])
+    env, eval_env, agent = train.build(config)
+    agent.collect_rollouts(env, 400)
+    states = agent.memory.obs[:400]
+    assert states.shape == (400, 16) and (states.sum(axis=1) == 1).all()
+    assert isinstance(agent.memory, PrioritizedReplayMemory)
+    agent.learn(5)
+    mean, _ = agent.evaluate(eval_env, 3)
+    assert 0.0 <= mean <= 1.0
