@@ -167,6 +167,8 @@ def main(argv=None):
         failed = 0
         if not args.report_only:
             pairs, _ = run.plan(suite, jobs, args.missing_only, results_dir)
+            # seed by seed, every setting for each seed: a sweep stopped early has as many seeds of each setting
+            pairs.sort(key=lambda pair: (seeds.index(pair[1]), jobs.index(pair[0])))
             if pairs:
                 pool = run.RayPool(args.ray_address)
                 try:

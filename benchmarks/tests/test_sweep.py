@@ -75,6 +75,8 @@ def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_
                     "--name", "t"])
     train = [c for c in calls if c[1].endswith("train.py")]
     assert len(train) == 6 and all(c[c.index("--env-id") + 1] == "CartPole-v1" for c in train)
+    order = [(c[c.index("--tau") + 1], c[c.index("--seed") + 1]) for c in train]
+    assert order == [("0.05", "1"), ("0.1", "1"), ("0.05", "2"), ("0.1", "2"), ("0.05", "3"), ("0.1", "3")]  # seed-major
     readme = (driver / "benchmarks/sweeps/t/README.md").read_text()
     assert "| tau=0.05 | 3 | 2 of 3 | 5,000 / 2,500 / 7,500 | 383.3 / 200.0 / 500.0 |" in readme
     assert "| tau=0.1 | 2 (1 failed) | 2 of 2 | 5,000 / 5,000 / 5,000 | 485.0 / 480.0 / 490.0 |" in readme
