@@ -111,9 +111,9 @@ def table(jobs, results_dir, suite):
 
 
 def figure(jobs, results_dir, suite, threshold, path):
-    """Left: each setting's greedy evaluations (mean over seeds, min-max band). Right: every seed's final
-    greedy score and the step it first reached the threshold, by setting."""
-    fig, (curves, finals) = plt.subplots(1, 2, figsize=(11, 4))
+    """Left: each setting's greedy evaluations (mean over seeds, min-max band). Right: every seed's steps to
+    the threshold by setting (a cross at the budget: never reached)."""
+    fig, (curves, hits) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw=dict(width_ratios=(3, 2)))
     for k, job in enumerate(jobs):
         ok = load_results(suite, job, results=results_dir)
         if not ok:
@@ -121,14 +121,20 @@ def figure(jobs, results_dir, suite, threshold, path):
         steps, values = curves_on_grid([r["curve"] for r in ok])
         line, = curves.plot(steps, np.nanmean(values, 0), label=f"{job.label} ({len(ok)} seeds)")
         curves.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.15, color=line.get_color())
-        jitter = np.linspace(-0.15, 0.15, len(ok)) if len(ok) > 1 else np.zeros(1)
-        finals.scatter(k + jitter, [r["final"]["mean"] for r in ok], color=line.get_color(), s=18)
+        jitter = np.linspace(-0.2, 0.2, len(ok)) if len(ok) > 1 else np.zeros(1)
+        reached = [r["steps_to_threshold"] is not None for r in ok]
+        y = [r["steps_to_threshold"] if r["steps_to_threshold"] is not None else r["steps"] for r in ok]
+        for x, v, hit in zip(k + jitter, y, reached):
+            hits.scatter(x, v, color=line.get_color(), s=22, marker="o" if hit else "x")
     curves.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
     curves.set_xlabel("environment steps")
     curves.set_ylabel("greedy evaluation return")
     curves.legend(loc="lower right", fontsize=8)
-    finals.set_xticks(range(len(jobs)), [job.label for job in jobs], fontsize=8)
-    finals.set_ylabel("final greedy score of the best model (one dot per seed)")
+    hits.set_xticks(range(len(jobs)), [job.label for job in jobs], fontsize=8)
+    hits.set_xlim(-0.5, len(jobs) - 0.5)
+    hits.set_ylim(bottom=0)
+    hits.set_ylabel(f"env steps to the first greedy eval >= {threshold:g}")
+    hits.set_title("one dot per seed (x: never reached)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
