@@ -1,4 +1,4 @@
-"""Play greedy episodes with a saved DQN model (MLP or LSTM), rebuilt from the checkpoint file alone.
+"""Play greedy episodes with a saved DQN model (MLP or LSTM, dueling, noisy), rebuilt from the checkpoint file alone.
 
     python part2_dqn/test.py models/part2_dqn/Pendulum-v1__dqn_mlp.pth --episodes 100
     python part2_dqn/test.py MODEL.pth --render human          # watch it (needs a display)
@@ -42,7 +42,7 @@ def rebuild(path, render_mode=None, device="cpu"):
     except (RuntimeError, KeyError) as e:
         first = str(e).strip().splitlines()[0]
         raise UserError(f"{path!r}: its weights do not fit a {config.network} network of sizes {config.hidden} ({first})") from None
-    agent.q_network.eval()
+    agent.q_network.eval()  # eval mode: noisy layers play their mean weights (Agent.evaluate does the same)
     return agent, env, checkpoint
 
 
@@ -109,8 +109,10 @@ def main(argv=None):
     quiet_sdl(human=bool(args.render))
     agent, env, checkpoint = rebuild(args.model, "human" if args.render else None)
     env_id = checkpoint["config"]["env_id"]
+    # the options the network was trained with (absent from checkpoints made before they existed)
+    network = "_".join([checkpoint["config"]["network"], *(o for o in ("dueling", "noisy") if checkpoint["config"].get(o))])
     if not args.json:
-        print(f"{env_id} ({checkpoint['config']['network']}): playing {args.episodes} greedy episodes", flush=True)
+        print(f"{env_id} ({network}): playing {args.episodes} greedy episodes", flush=True)
     mean, std = agent.evaluate(env, args.episodes, seed=args.seed)
     if args.gif:  # the first episodes again (the same seed), this time drawn: rendering is the slow part
         gif_env = make_env(agent.config, render_mode="rgb_array")
@@ -129,12 +131,12 @@ def main(argv=None):
         else:
             print(f"(no plot for {env_id}: the angle plot is for Pendulum)")
     env.close()
-    result = dict(env_id=env_id, network=checkpoint["config"]["network"], episodes=args.episodes,
+    result = dict(env_id=env_id, network=checkpoint["config"]["network"], network_options=network, episodes=args.episodes,
                   mean=round(mean, 2), std=round(std, 2), trained_steps=checkpoint["step"])
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{env_id} ({result['network']}): mean return {mean:.1f} ± {std:.1f} over {args.episodes} greedy "
+        print(f"{env_id} ({network}): mean return {mean:.1f} ± {std:.1f} over {args.episodes} greedy "
               f"episodes (the env's own reward scale)")
 
 

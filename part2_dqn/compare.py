@@ -1,0 +1,138 @@
+"""Compare DQN's extensions on equal terms: each option alone on top of plain DQN, and all together.
+
+    python part2_dqn/compare.py --env-id CartPole-v1 --seeds 1 2 3                 # the env's preset budget
+    python part2_dqn/compare.py --env-id LunarLander-v3 --seeds 1 2 3 --out part2_dqn/plots/compare_lunar
+    python part2_dqn/compare.py --env-id CartPole-v1 --variants DQN PER --total-steps 10000   # a quick look
+
+Every variant starts from the env's preset (train.py's PRESETS) with Double DQN off and 1-step returns
+(plain DQN), then turns on one option; "Rainbow" is the --rainbow preset (Double + Dueling + Noisy +
+3-step + PER). Same budget, same seeds, same evaluation schedule for all, one torch thread, runs one
+after another in this process (train.build, agent.train: exactly what train.py runs).
+
+Writes, under --out: evaluations.csv (variant, seed, step, train_seconds, mean), a figure of the greedy
+evaluation curves (mean over seeds, min-max band) and table.md: steps to the threshold (the first
+evaluation at or over it; median over the seeds that got there, and how many did), the greedy mean of
+each seed's best model over --final-episodes episodes (mean over seeds, min-max), training time and
+steps/s (evaluation excluded).
+"""
+import argparse
+import copy
+import csv
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import train
+from utils import UserError, run_main
+
+PLAIN = ["--no-double", "--n-steps", "1"]
+VARIANTS = {
+    "DQN": PLAIN,
+    "Double": ["--double", "--n-steps", "1"],
+    "Dueling": PLAIN + ["--dueling"],
+    "Noisy": PLAIN + ["--noisy"],
+    "3-step": ["--no-double", "--n-steps", "3"],
+    "PER": PLAIN + ["--per"],
+    "Rainbow": ["--rainbow"],
+}
+THRESHOLDS = {"CartPole-v1": 475.0, "LunarLander-v3": 200.0, "Pendulum-v1": -200.0}
+
+
+def run(variant, env_id, seed, extra, final_episodes):
+    """One training run; returns (evaluations [(step, train_seconds, mean)], best model's final mean, steps/s)."""
+    config = train.get_config(["--env-id", env_id, "--seed", str(seed), *VARIANTS[variant], *extra])
+    env, eval_env, agent = train.build(config)
+    evaluations, best = [], dict(mean=-np.inf, state=None)
+
+    def on_eval(step, train_seconds):
+        mean, _ = agent.evaluate(eval_env, config.eval_episodes)
+        evaluations.append((step, train_seconds, mean))
+        if mean > best["mean"]:
+            best.update(mean=mean, state=copy.deepcopy(agent.q_network.state_dict()))
+
+    train_seconds = agent.train(env, on_eval=on_eval)
+    agent.q_network.load_state_dict(best["state"])
+    final, _ = agent.evaluate(eval_env, final_episodes, seed=seed + 20_000)  # fresh episodes for the best model
+    return evaluations, final, config.total_steps / train_seconds
+
+
+def draw(results, env_id, threshold, path):
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for variant, runs in results.items():
+        steps = [s for s, _, _ in runs[0]["evaluations"]]
+        curves = np.array([[m for _, _, m in r["evaluations"]] for r in runs])
+        ax.plot(steps, curves.mean(0), label=variant, lw=2.2 if variant == "Rainbow" else 1.4)
+        ax.fill_between(steps, curves.min(0), curves.max(0), alpha=0.15)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=0.8)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("greedy evaluation return")
+    ax.set_title(f"{env_id}: mean over {len(next(iter(results.values())))} seeds, min-max band")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def table(results, threshold):
+    rows = ["| variant | steps to threshold (median, seeds reaching) | best model's greedy mean (min-max) | "
+            "training time s | steps/s |", "|-|-|-|-|-|"]
+    for variant, runs in results.items():
+        reached = [next((s for s, _, m in r["evaluations"] if m >= threshold), None) for r in runs]
+        reached = [s for s in reached if s is not None]
+        to_threshold = f"{statistics.median(reached):,.0f} ({len(reached)}/{len(runs)})" if reached else f"never (0/{len(runs)})"
+        finals = [r["final"] for r in runs]
+        seconds = statistics.mean(r["evaluations"][-1][1] for r in runs)
+        rate = statistics.mean(r["steps_per_second"] for r in runs)
+        rows.append(f"| {variant} | {to_threshold} | {np.mean(finals):.1f} ({min(finals):.1f} to {max(finals):.1f}) | "
+                    f"{seconds:.0f} | {rate:,.0f} |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--env-id", default="CartPole-v1")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="tuning seeds by default; "
+                        "the benchmark's claims use 101 102 103")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--total-steps", type=int, help="the budget (default: the env preset's)")
+    parser.add_argument("--eval-every", type=int, help="evaluation interval (default: the env preset's)")
+    parser.add_argument("--threshold", type=float, help="the return that counts as solved (CartPole 475, LunarLander 200)")
+    parser.add_argument("--final-episodes", type=int, default=100, help="episodes to evaluate each best model on")
+    parser.add_argument("--out", help="output folder (default part2_dqn/plots/compare_{env})")
+    args = parser.parse_args(argv)
+    threshold = args.threshold if args.threshold is not None else THRESHOLDS.get(args.env_id)
+    if threshold is None:
+        raise UserError(f"no threshold known for {args.env_id!r}: pass --threshold")
+    extra = [*(["--total-steps", str(args.total_steps)] if args.total_steps else []),
+             *(["--eval-every", str(args.eval_every)] if args.eval_every else [])]
+    out = Path(args.out or Path(__file__).resolve().parent / "plots" / f"compare_{args.env_id}")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    results = {}
+    with open(out / "evaluations.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["variant", "seed", "step", "train_seconds", "mean"])
+        for variant in args.variants:
+            results[variant] = []
+            for seed in args.seeds:
+                evaluations, final, rate = run(variant, args.env_id, seed, extra, args.final_episodes)
+                results[variant].append(dict(evaluations=evaluations, final=final, steps_per_second=rate))
+                writer.writerows([variant, seed, s, f"{t:.3f}", f"{m:.4f}"] for s, t, m in evaluations)
+                f.flush()
+                print(f"{variant} seed {seed}: best eval {max(m for _, _, m in evaluations):.1f}, best model "
+                      f"{final:.1f} over {args.final_episodes} episodes, {rate:,.0f} steps/s", flush=True)
+    draw(results, args.env_id, threshold, out / "compare.png")
+    text = table(results, threshold)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    run_main(main)
