@@ -316,8 +316,12 @@ class RayPool:
             raise UserError("--ray needs Ray, which is not installed: pip install -r benchmarks/requirements-ray.txt")
         self.ray = ray
         # working_dir: Ray ships the repo (without what .gitignore and `excludes` name) to every worker
-        ray.init(address=address, runtime_env=dict(working_dir=str(REPO), excludes=[
-            ".git/", "benchmarks/results/", "benchmarks/runs/", "benchmarks/sweeps/"]), log_to_driver=False)
+        try:
+            ray.init(address=address, runtime_env=dict(working_dir=str(REPO), excludes=[
+                ".git/", "benchmarks/results/", "benchmarks/runs/", "benchmarks/sweeps/"]), log_to_driver=False)
+        except (ConnectionError, ValueError, RuntimeError) as exc:  # e.g. no cluster at --ray-address
+            raise UserError(f"could not {'join Ray at ' + address if address else 'start a local Ray'}: "
+                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
         print(f"Ray: {ray.cluster_resources().get('CPU', 0):g} CPUs", flush=True)
         self.remote = ray.remote(max_retries=0)(by_value(ray.cloudpickle, ray_task))  # a dead worker: failed, no retry
         self.pending = {}
