@@ -3,6 +3,7 @@
     python part2_dqn/compare.py --env-id CartPole-v1 --seeds 1 2 3                 # the env's preset budget
     python part2_dqn/compare.py --env-id LunarLander-v3 --seeds 1 2 3 --out part2_dqn/plots/compare_lunar
     python part2_dqn/compare.py --env-id CartPole-v1 --variants DQN PER --total-steps 10000   # a quick look
+    python part2_dqn/compare.py --per-cost      # PER's sampling cost against the gradient step it feeds
 
 Every variant starts from the env's preset (train.py's PRESETS) with Double DQN off and 1-step returns
 (plain DQN), then turns on one option; "Rainbow" is the --rainbow preset (Double + Dueling + Noisy +
@@ -95,6 +96,51 @@ def table(results, threshold):
     return "\n".join(rows)
 
 
+def per_cost(rounds=7):
+    """PER's cost per gradient step against the step itself: a full 100k-transition memory, batch 64, the
+    CartPole preset's network (FastAgent), one torch thread; the four timings take turns, `rounds` times,
+    so each sees the same machine load. Prints the median and range of each, in microseconds."""
+    import time
+
+    from fast import FastAgent
+    config = train.get_config(["--env-id", "CartPole-v1", "--per", "--buffer-size", "100000"])
+    agent = FastAgent(config, (4,), 2)
+    per = agent.memory
+    rng = np.random.default_rng(0)
+    states = rng.standard_normal((config.buffer_size, 4)).astype(np.float32)
+    for i in range(config.buffer_size):
+        per.push(states[i], i % 2, 1.0, states[(i + 1) % config.buffer_size], False, 0.98)
+    per.update_priorities(np.arange(per.size), rng.exponential(1.0, per.size))
+    uniform = train.make_agent(train.get_config(["--env-id", "CartPole-v1"]), (4,), 2).memory
+    for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts", "size"):
+        setattr(uniform, name, getattr(per, name))  # the same transitions, sampled uniformly
+    indices = per.sample_indices(64)
+
+    def per_sample():
+        per.gather(per.sample_indices(64)), per.importance_weights(indices, 0.7)
+
+    def gradient_step():
+        obs, actions, rewards, next_obs, terminated, discounts = uniform.sample(64)
+        with torch.no_grad():
+            target = rewards + discounts * (1 - terminated) * agent.target_network(next_obs).max(1).values
+        agent.gradient_step(obs, actions.unsqueeze(1), target)
+
+    jobs = {"uniform sample + gather": lambda: uniform.sample(64),
+            "PER sample + gather + importance weights": per_sample,
+            "PER priority update": lambda: per.update_priorities(indices, torch.rand(64)),
+            "gradient step (targets + update, FastAgent)": gradient_step}
+    times = {name: [] for name in jobs}
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            for _ in range(200):
+                job()
+            times[name].append((time.perf_counter() - start) / 200 * 1e6)
+    print(f"| per gradient step (batch 64, 100k memory) | median us | range over {rounds} rounds |\n|-|-|-|")
+    for name, t in times.items():
+        print(f"| {name} | {statistics.median(t):,.0f} | {min(t):,.0f}-{max(t):,.0f} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--env-id", default="CartPole-v1")
@@ -106,7 +152,11 @@ def main(argv=None):
     parser.add_argument("--threshold", type=float, help="the return that counts as solved (CartPole 475, LunarLander 200)")
     parser.add_argument("--final-episodes", type=int, default=100, help="episodes to evaluate each best model on")
     parser.add_argument("--out", help="output folder (default part2_dqn/plots/compare_{env})")
+    parser.add_argument("--per-cost", action="store_true", help="only measure PER's sampling cost (see per_cost)")
     args = parser.parse_args(argv)
+    if args.per_cost:
+        torch.set_num_threads(1)
+        return per_cost()
     threshold = args.threshold if args.threshold is not None else THRESHOLDS.get(args.env_id)
     if threshold is None:
         raise UserError(f"no threshold known for {args.env_id!r}: pass --threshold")

@@ -92,3 +92,17 @@ def test_frozen_lake_trains_through_the_agent(tmp_path):
     agent.learn(5)
     mean, _ = agent.evaluate(eval_env, 3)
     assert 0.0 <= mean <= 1.0
+
+
+def test_compare_py_writes_the_curves_the_figure_and_the_table(tmp_path):
+    import compare
+
+    compare.main(["--variants", "DQN", "Rainbow", "--seeds", "1", "--total-steps", "300", "--eval-every", "150",
+                  "--final-episodes", "1", "--out", str(tmp_path)])
+    rows = (tmp_path / "evaluations.csv").read_text().splitlines()
+    assert rows[0] == "variant,seed,step,train_seconds,mean" and len(rows) == 1 + 2 * 2   # 2 variants x 2 evaluations
+    assert [r.split(",")[:3] for r in rows[1:]] == [["DQN", "1", "150"], ["DQN", "1", "300"],
+                                                     ["Rainbow", "1", "150"], ["Rainbow", "1", "300"]]
+    table = (tmp_path / "table.md").read_text()
+    assert "| DQN | never (0/1) |" in table and "| Rainbow |" in table
+    assert (tmp_path / "compare.png").stat().st_size > 1000
