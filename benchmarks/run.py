@@ -64,9 +64,15 @@ def machine():
                 os=platform.platform(terse=True))
 
 
+# What the runner itself writes while a suite runs: not a change to the code that ran.
+OUTPUTS = [":(exclude)benchmarks/results", ":(exclude)benchmarks/runs", ":(exclude)benchmarks/sweeps",
+           ":(exclude)models"]  # the best seed's model is copied to models/<part>/
+
+
 def git_state(part):
     """{"commit", "dirty", "part_dirty"}: HEAD, whether `git status --porcelain` lists anything, and whether
-    it lists anything in the job's part or in benchmarks/ (None for all three outside a git checkout)."""
+    it lists anything in the job's part or in benchmarks/ (None for all three outside a git checkout). The
+    results files, run folders and sweeps the runner writes itself do not count."""
     def git(*args):
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
         if done.returncode != 0:
@@ -74,8 +80,8 @@ def git_state(part):
         return done.stdout.strip()
 
     try:
-        return dict(commit=git("rev-parse", "HEAD"), dirty=bool(git("status", "--porcelain")),
-                    part_dirty=bool(git("status", "--porcelain", "--", part, "benchmarks")))
+        return dict(commit=git("rev-parse", "HEAD"), dirty=bool(git("status", "--porcelain", "--", ".", *OUTPUTS)),
+                    part_dirty=bool(git("status", "--porcelain", "--", part, "benchmarks", *OUTPUTS)))
     except OSError:
         return dict(commit=None, dirty=None, part_dirty=None)
 

@@ -21,6 +21,13 @@ def test_git_state_names_the_commit_and_any_uncommitted_change(tmp_path, monkeyp
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     monkeypatch.setattr(run, "REPO", tmp_path)
     assert run.git_state("part2_dqn") == dict(commit=head, dirty=False, part_dirty=False)
+    # what the runner itself writes during a suite (results of earlier jobs, run folders, shipped models)
+    # is not a change to the code: once it counted, and every job after the first was marked part_dirty
+    for output in ("benchmarks/results/full/a__seed101.json", "benchmarks/runs/x/log.txt",
+                   "benchmarks/sweeps/s/table.md", "models/part2_dqn/CartPole-v1__dqn.pth"):
+        (tmp_path / output).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / output).write_text("{}")
+    assert run.git_state("part2_dqn") == dict(commit=head, dirty=False, part_dirty=False)
     (tmp_path / "elsewhere.txt").write_text("another engineer's work\n")
     assert run.git_state("part2_dqn") == dict(commit=head, dirty=True, part_dirty=False)
     (tmp_path / "part2_dqn" / "a.py").write_text("x = 2\n")
