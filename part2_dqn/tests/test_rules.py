@@ -7,8 +7,12 @@
     the target network lags: Polyak (tau) every target_update_interval steps, a hard copy with tau = 1
     evaluation is greedy, on its own env, and leaves training untouched
     epsilon decays linearly over exploration_fraction of the budget, then stays
+    Agent.train: no update before learning_starts, gradient_steps per round, the learning rate annealed
+    train.py keeps the best model (not the last), never claims a save it did not make, and reports the
+    evaluation on the env's own reward scale (raw_reward), not the scaled training reward
 """
 import dataclasses
+import json
 
 import gymnasium as gym
 import numpy as np
@@ -258,3 +262,90 @@ def test_epsilon_greedy_actions(agent_class):
     differ = sum(agent.get_action(o) != g for _ in range(10) for o, g in zip(obs, greedy))
     assert 120 < differ < 280   # a uniformly random action: half of 400 differ from the greedy one
     assert [agent.get_action(o, greedy=True) for o in obs] == greedy
+
+
+# ---------- the loop and train.py's main: what is saved, what is reported, what the schedules do ----------
+
+FLAGS = ["--total-steps", "300", "--eval-every", "100", "--eval-episodes", "1", "--max-episode-steps", "50",
+         "--learning-starts", "100", "--batch-size", "16"]
+
+
+def run_main(tmp_path, fast, *flags):
+    train.main([*FLAGS, *flags, "--fast" if fast else "--no-fast", "--log-dir", str(tmp_path / "logs"),
+                "--save-dir", str(tmp_path / "models")])
+    return tmp_path / "models" / "Pendulum-v1__dqn_mlp__1.pth", next((tmp_path / "logs").iterdir())
+
+
+def scripted_evaluations(monkeypatch, means):
+    """Agent.evaluate (FastAgent's too) returns these means in turn."""
+    means = iter(means)
+    monkeypatch.setattr(Agent, "evaluate", lambda self, env, episodes, **kwargs: (next(means), 0.0))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_best_model_is_kept_not_the_last(monkeypatch, tmp_path, capsys, fast):
+    scripted_evaluations(monkeypatch, [10.0, 50.0, 20.0])  # at steps 100, 200, 300
+    model, _ = run_main(tmp_path, fast)
+    checkpoint = torch.load(model, weights_only=True)
+    assert (checkpoint["eval_return"], checkpoint["step"]) == (50.0, 200)
+    assert "best greedy evaluation 50.0 at step 200" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_closing_line_never_claims_a_model_it_did_not_save(monkeypatch, tmp_path, capsys, fast):
+    scripted_evaluations(monkeypatch, [float("nan")] * 3)  # no evaluation gives a finite return
+    model, run_dir = run_main(tmp_path, fast)
+    out = capsys.readouterr().out
+    assert not model.exists()
+    assert "model saved to" not in out and "no model saved" in out, out
+    assert json.loads((run_dir / "summary.json").read_text())["model"] is None
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_evaluation_reports_the_envs_own_reward_scale(monkeypatch, tmp_path, fast):
+    """Pendulum's training reward is scaled by 1/16.27; the logged evaluation must sum the env's own rewards."""
+    raw = []
+
+    def build(config, device="cpu"):
+        env, eval_env, agent = original(config, device)
+        base = eval_env.unwrapped  # the Pendulum itself, under every wrapper: its rewards are the raw ones
+        base_step = base.step
+
+        def step(action):
+            result = base_step(action)
+            raw.append(result[1])
+            return result
+
+        base.step = step
+        return env, eval_env, agent
+
+    original = train.build
+    monkeypatch.setattr(train, "build", build)
+    _, run_dir = run_main(tmp_path, fast, "--total-steps", "100", "--eval-episodes", "2")
+    assert len(raw) == 2 * 50
+    logged = float((run_dir / "evaluations.csv").read_text().splitlines()[1].split(",")[2])
+    assert logged == pytest.approx(sum(raw) / 2, rel=1e-4)
+    assert logged < -16.28  # 50 raw Pendulum steps; the scaled sum could not get below -50
+
+
+@pytest.mark.parametrize("agent_class", AGENTS)
+def test_train_schedules_learning_starts_gradient_steps_lr_and_epsilon(agent_class):
+    """Through Agent.train: no update before learning_starts, gradient_steps updates per train_freq steps,
+    the learning rate annealed linearly to 0 and epsilon decayed, as the config says."""
+    agent = make_agent(agent_class, total_steps=100, train_freq=10, gradient_steps=3, learning_starts=40,
+                       eval_every=1000, anneal_lr=True, learning_rate=1e-2, epsilon_start=1.0, epsilon_end=0.2,
+                       exploration_fraction=0.5, target_update_interval=1)
+    updates = []  # (env steps, learning rate, epsilon) at every optimizer step
+    optimizer_step = agent.optimizer.step
+
+    def step(*args, **kwargs):
+        lr = agent.optimizer.lr if agent_class is FastAgent else agent.optimizer.param_groups[0]["lr"]
+        updates.append((agent.steps, lr, agent.epsilon))
+        return optimizer_step(*args, **kwargs)
+
+    agent.optimizer.step = step
+    agent.train(Corridor(1000, "truncated"))
+    assert [s for s, _, _ in updates] == [s for s in range(40, 101, 10) for _ in range(3)]
+    for steps, lr, epsilon in updates:
+        assert lr == pytest.approx(1e-2 * (1 - steps / 100))
+        assert epsilon == pytest.approx(1.0 - 0.8 * min(1.0, steps / 50))
