@@ -253,3 +253,39 @@ def test_train_evaluates_on_its_own_env_and_never_steps_the_training_env(monkeyp
     assert len(seen) >= 3 and training_steps[0] > 0
     assert all(stepped == 0 for _, stepped in seen)                  # evaluation never touched the training env
     assert all(isinstance(env.unwrapped, gym.envs.classic_control.CartPoleEnv) for env, _ in seen)
+
+
+# ---------- the value regression and the clip, through Agent.learn ----------
+
+def test_learn_takes_value_steps_adam_steps_on_the_value_network():
+    agent, envs = make_agent("Part3CountingNever-v0", "--value-steps", "3")
+    batch = agent.collect_episodes(envs, seed=0)
+    value = copy.deepcopy(agent.value)
+    optimizer = torch.optim.Adam(value.parameters(), lr=agent.config.value_learning_rate)
+    with torch.no_grad():  # the truncated tail, bootstrapped from V(final observation) before any step
+        tail = value(torch.as_tensor(batch["final_obs"])).numpy() * (1.0 - batch["terminated"])
+    returns = torch.as_tensor(agent_module.discounted_returns(batch["rewards"], 0.5, batch["mask"], tail)[
+        batch["mask"].astype(bool)])
+    for _ in range(3):  # the chapter's regression, written out: 3 steps of mse(V(s), G) on the whole batch
+        loss = torch.nn.functional.mse_loss(value(flat(batch, "obs")), returns)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    steps = []
+    value_step = agent.value_optimizer.step
+    agent.value_optimizer.step = lambda *args, **kwargs: steps.append(1) or value_step(*args, **kwargs)
+    agent.learn(batch)
+    assert len(steps) == 3
+    for got, want in zip(agent.value.parameters(), value.parameters()):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_learn_clips_the_policy_gradient_norm():
+    clipped, envs = make_agent("Part3CountingNever-v0", "--max-grad-norm", "0.01")
+    free, _ = make_agent("Part3CountingNever-v0")  # the same seed: the same networks, no clipping (1e9)
+    batch = clipped.collect_episodes(envs, seed=0)
+    *_, grads, _ = learn_gradients(clipped, batch)
+    *_, free_grads, _ = learn_gradients(free, batch)
+    free_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in free_grads]))
+    assert free_norm > 0.1  # so the clip has something to do
+    assert_same(grads, [g * 0.01 / free_norm for g in free_grads])  # the same direction, norm 0.01

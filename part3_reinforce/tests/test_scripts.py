@@ -88,6 +88,22 @@ def test_the_closing_line_never_claims_a_model_it_did_not_save(monkeypatch, tmp_
     assert "is from an earlier run" in capsys.readouterr().out
 
 
+def test_the_best_model_is_kept_not_the_last(monkeypatch, tmp_path, capsys):
+    import agent
+
+    means = iter([10.0, 50.0, 20.0])  # the run's evaluations, in turn (then 0: a worse one)
+    monkeypatch.setattr(agent.Agent, "evaluate", lambda self, env, episodes, **kw: (next(means, 0.0), 0.0))
+    summary = train.main(["--total-steps", "600", "--eval-every", "200", "--eval-episodes", "1",
+                          "--episodes-per-batch", "2", "--log-dir", str(tmp_path / "logs"),
+                          "--save-dir", str(tmp_path / "models")])
+    rows = [line.split(",") for line in (Path(summary["run_dir"]) / "evaluations.csv").read_text().splitlines()[1:]]
+    assert len(rows) >= 3 and float(rows[1][2]) == 50.0
+    checkpoint = torch.load(tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth", weights_only=True)
+    assert (checkpoint["eval_return"], checkpoint["step"]) == (50.0, int(rows[1][0]))
+    assert (summary["best_eval"], summary["best_step"]) == (50.0, int(rows[1][0]))
+    assert f"best greedy evaluation 50.0 at step {int(rows[1][0]):,}" in capsys.readouterr().out
+
+
 def test_compare_draws_the_figure_where_told_and_keeps_its_models(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(compare, "README_FIGURE", tmp_path / "readme_figure.png")
     compare.main(["--seeds", "1", "--total-steps", "400", "--log-dir", str(tmp_path / "logs")])
@@ -185,7 +201,9 @@ def interrupt_train(tmp_path, *args, wait_for_model):
     return process.returncode, stderr
 
 
-def test_ctrl_c_says_where_the_best_model_is(tmp_path):
+def test_ctrl_c_exits_130_and_says_where_the_saved_model_is(tmp_path):
+    """Ctrl-C after a save: exit 130, no traceback, the file named and loadable. (That it is the best
+    evaluation, not the last, test_the_best_model_is_kept_not_the_last checks.)"""
     code, stderr = interrupt_train(tmp_path, "--eval-every", "500", wait_for_model=True)
     assert code == 130 and "Traceback" not in stderr, stderr
     assert "is saved at models/CartPole-v1__reinforce_value__1.pth" in stderr, stderr
