@@ -349,3 +349,16 @@ def test_train_schedules_learning_starts_gradient_steps_lr_and_epsilon(agent_cla
     for steps, lr, epsilon in updates:
         assert lr == pytest.approx(1e-2 * (1 - steps / 100))
         assert epsilon == pytest.approx(1.0 - 0.8 * min(1.0, steps / 50))
+
+
+@pytest.mark.parametrize("agent_class", AGENTS)
+def test_training_returns_are_logged_on_the_envs_own_reward_scale(agent_class):
+    """The episode returns on_log reports sum the Pendulum's own rewards, not the scaled ones it learns from."""
+    config = dataclasses.replace(train.get_config([]), max_episode_steps=50, hidden=[8], buffer_size=200)
+    env = train.make_env(config)
+    raw, base_step = [], env.unwrapped.step
+    env.unwrapped.step = lambda action: (lambda result: raw.append(result[1]) or result)(base_step(action))
+    agent = agent_class(config, env.observation_space.shape, int(env.action_space.n))
+    agent.collect_rollouts(env, 100)
+    assert [r for r, _ in agent.finished_episodes] == pytest.approx([sum(raw[:50]), sum(raw[50:])], rel=1e-5)
+    assert float(agent.memory.rewards[:100].sum()) == pytest.approx(sum(raw) / 16.2736044, rel=1e-4)  # learns scaled
