@@ -312,6 +312,20 @@ class UserError(Exception):
     """Bad input: one line `error: ...`, exit code 2."""
 
 
+def check_reachable(address, seconds=10):
+    """Raise UserError unless a `host:port` (or `ray://host:port`) --ray-address answers within `seconds`:
+    ray.init keeps retrying an unreachable address for minutes. Other forms ("auto") go to Ray as given."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise UserError(f"no Ray cluster answers at {address} ({exc.strerror or exc})") from None
+
+
 class RayPool:
     """Ray tasks: `submit` one (job, seed), `next_done` returns the next one finished as (key, outcome, error)."""
 
@@ -321,6 +335,8 @@ class RayPool:
         except ImportError:
             raise UserError("--ray needs Ray, which is not installed: pip install -r benchmarks/requirements-ray.txt")
         self.ray = ray
+        if address:
+            check_reachable(address)
         # working_dir: Ray ships the repo (without what .gitignore and `excludes` name) to every worker
         try:
             ray.init(address=address, runtime_env=dict(working_dir=str(REPO), excludes=[

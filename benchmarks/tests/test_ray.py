@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,21 @@ def test_ray_missing_is_one_error_line(repo, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1
     assert err.startswith("error: ") and "pip install -r benchmarks/requirements-ray.txt" in err
+
+
+def test_an_unreachable_ray_address_is_one_error_line_not_minutes_of_retries(repo, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as listener:  # a port nobody listens on: bind, then close before Ray tries it
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    monkeypatch.setitem(run.SUITES, "quick", [cartpole([101])])
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(init=lambda **kw: pytest.fail("ray.init was called")))
+    with pytest.raises(SystemExit) as stop:
+        run.main(["quick", "--ray-address", f"127.0.0.1:{port}", "--no-report"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("error: no Ray cluster answers at 127.0.0.1:") and "Traceback" not in err
 
 
 def test_without_ray_flag_ray_is_never_imported(tmp_path):
