@@ -644,88 +644,227 @@ def report(suite, parts):
 
 
 # ---------- the series' closing comparison ----------
+#
+# The top-level README's last section: for every env several parts solve (CLOSING), one row per job of the
+# full suite on it, in the suite's order (Part 1 to Part 5), whether it has results or not; one figure per
+# env with every part's greedy-evaluation curves; and a few sentences, generated from the same rows, on
+# which algorithm to pick. Everything comes from the results files; a job without them says "not run yet".
 
-def closing_entries(suite="full"):
-    """{env_id: [(job, results), ...]} for the CLOSING envs, every job of every part that has results."""
-    entries = {env: [] for env in CLOSING}
-    for job in SUITES[suite]:
-        if isinstance(job, Job) and job.env_id in CLOSING:
-            results = load_results(suite, job)
-            if results:
-                entries[job.env_id].append((job, results))
-    return {env: found for env, found in entries.items() if found}
-
-
-def spread(values, digits=0, unit=""):
-    """`a-b` over seeds (or one value); seeds that never reached the score are counted separately."""
-    reached = [v for v in values if v is not None]
-    missing = len(values) - len(reached)
-    if not reached:
-        return f"not reached ({missing} of {len(values)} seeds)"
-    low, high = min(reached), max(reached)
-    text = fmt(low, digits) + unit if low == high else f"{fmt(low, digits)}-{fmt(high, digits)}{unit}"
-    return text + (f" ({missing} of {len(values)} seeds did not reach it)" if missing else "")
+# What holds whatever the numbers say: which algorithms can act on which kind of action at all.
+CLOSING_ACTIONS = ("Discrete actions (CartPole, LunarLander) suit DQN, REINFORCE, A2C and PPO as they are; "
+                   "continuous torques (Pendulum, LunarLanderContinuous) need a Gaussian policy (REINFORCE, PPO), "
+                   "SAC's squashed Gaussian, or a few fixed torques for tabular Q-learning and DQN. A replay "
+                   "memory (DQN, SAC) learns from each env step many times; REINFORCE, A2C and PPO learn from "
+                   "each batch of steps once or for a few epochs and then discard it, so compare the steps "
+                   "column where env steps are expensive and the seconds column where, as here, they are cheap.")
 
 
-def closing_rows(env, found):
-    threshold = CLOSING[env]
-    rows = []
-    for job, results in found:
-        hits = [first_hit(r["curve"], threshold) for r in results]
-        finals = [r["final"]["mean"] for r in results]
-        seconds = [None if h is None else h[1] for h in hits]
-        no_seconds = any(h is not None and h[1] is None for h in hits)
-        rows.append(f"| {job.part.split('_', 1)[0].replace('part', 'Part ')} | {job.algo or job.label} | "
-                    f"{', '.join(str(r['seed']) for r in results)} | {spread(finals, 1)} | "
-                    f"{spread([None if h is None else h[0] for h in hits])} | "
-                    f"{'— (not recorded)' if no_seconds else spread(seconds, 1, ' s')} | "
-                    f"{spread([r['steps'] for r in results])} |")
-    return rows
+def closing_jobs(suite="full"):
+    """{env_id: [job, ...]}: every Job of the suite on a CLOSING env, in the suite's order."""
+    return {env: [j for j in SUITES[suite] if isinstance(j, Job) and j.env_id == env] for env in CLOSING}
 
 
-def plot_closing(env, found, path):
-    """Every part's curve on one axis: against env steps (left) and training seconds (right)."""
-    fig, (by_steps, by_seconds) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for job, results in found:
-        name = f"{job.part.split('_', 1)[0].replace('part', 'Part ')}: {job.algo or job.label}"
-        steps, values = curves_on_grid([r["curve"] for r in results])
-        line, = by_steps.plot(steps, np.nanmean(values, 0), label=f"{name} ({curve_label(results)})")
-        if all(len(r["curve"][0]) > 2 for r in results if r["curve"]):
-            seconds, values = curves_on_grid([[(row[2], row[1]) for row in r["curve"]] for r in results])
-            by_seconds.plot(seconds, np.nanmean(values, 0), color=line.get_color())
+def stats(values):
+    """(mean, min, max) of the values that are not None, or None when there are none."""
+    values = [v for v in values if v is not None]
+    return (float(np.mean(values)), min(values), max(values)) if values else None
+
+
+def stat_text(stat, digits=0):
+    """`mean (min to max)` over seeds; only the value when they are all equal (or there is one seed)."""
+    if stat is None:
+        return "—"
+    mean, low, high = stat
+    return fmt(mean, digits) if low == high else f"{fmt(mean, digits)} ({fmt(low, digits)} to {fmt(high, digits)})"
+
+
+@dataclasses.dataclass
+class Reach:
+    """When the seeds of a job first reached a score: (mean, min, max) over the seeds that reached it."""
+    score: float
+    reached: int        # seeds whose greedy evaluations reached `score`
+    seeds: int          # seeds that ran
+    steps: tuple        # env steps to the first greedy evaluation >= score; None if no seed reached it
+    seconds: tuple      # training seconds to it; None also when a seed that reached it recorded no seconds
+    recorded: bool      # every seed that reached it recorded its training seconds (format 2 files)
+
+
+def reach(results, score):
+    hits = [h for h in (first_hit(r["curve"], score) for r in results) if h is not None]
+    recorded = all(h[1] is not None for h in hits)
+    return Reach(score=score, reached=len(hits), seeds=len(results), steps=stats([h[0] for h in hits]),
+                 seconds=stats([h[1] for h in hits]) if recorded else None, recorded=recorded)
+
+
+@dataclasses.dataclass
+class ClosingRow:
+    """One job of the closing comparison, from its results files (failed ones included)."""
+    job: Job
+    done: list          # results of the seeds that ran to the end
+    failed: list        # seeds whose run failed
+    missing: list       # seeds without a results file
+    score: tuple        # (mean, min, max) over `done` of the best model's greedy test mean; None without results
+    episodes: list      # the final test's episode counts (one per job, unless the suite changed)
+    own: Reach          # to the job's own threshold (what its chapter judges it at)
+    solved: Reach       # to the env's score (CLOSING): the same yardstick for every part
+    budget: tuple       # (mean, min, max) env steps trained
+
+    @property
+    def part(self):
+        return self.job.part.split("_", 1)[0].replace("part", "Part ")
+
+    @property
+    def name(self):
+        return f"{self.part}'s {self.job.algo or self.job.label}"
+
+    @property
+    def complete(self):
+        """Every seed the suite lists ran to the end: a row the advice may compare."""
+        return bool(self.done) and not self.failed and not self.missing
+
+
+def closing_row(env, job, results):
+    """The ClosingRow of a job from load_results(..., failed=True)."""
+    done = [r for r in results if not r.get("failed")]
+    ran = {r["seed"] for r in results}
+    return ClosingRow(job=job, done=done, failed=[r["seed"] for r in results if r.get("failed")],
+                      missing=[s for s in job.seeds if s not in ran],
+                      score=stats([r["final"]["mean"] for r in done]),
+                      episodes=sorted({r["final"]["episodes"] for r in done}),
+                      own=reach(done, job.threshold), solved=reach(done, CLOSING[env]),
+                      budget=stats([r["steps"] for r in done]))
+
+
+def closing_table_row(row):
+    """The Markdown row: part, algorithm, seeds, score, threshold, seeds reaching it, steps and seconds to it,
+    budget. A job judged at a threshold other than the env's score also gets its figures at the env's score."""
+    job = row.job
+    seeds = ", ".join(str(r["seed"]) for r in row.done)
+    notes = [f"{', '.join(map(str, row.failed))} failed (the part's table has the error)"] if row.failed else []
+    notes += [f"{', '.join(map(str, row.missing))} not run yet"] if row.missing else []
+    if not row.done:
+        return f"| {row.part} | {job.algo or job.label} | {'; '.join(notes)} | — | {job.threshold:g} | — | — | — | — |"
+    if notes:
+        seeds += f" ({'; '.join(notes)})"
+
+    def cells(at):
+        return (f"{at.reached} of {at.seeds}", stat_text(at.steps),
+                stat_text(at.seconds, 1) if at.recorded else "not recorded")
+
+    own, solved = cells(row.own), cells(row.solved)
+    if row.solved.score != row.own.score:
+        own = [f"{a}; to {row.solved.score:g}: {b}" for a, b in zip(own, solved)]
+    score = f"{stat_text(row.score, 1)}, {'/'.join(map(str, row.episodes))} ep"
+    return (f"| {row.part} | {job.algo or job.label} | {seeds} | {score} | {job.threshold:g} | {' | '.join(own)} | "
+            f"{stat_text(row.budget)} |")
+
+
+def names(rows):
+    return " and ".join(r.name for r in rows)
+
+
+def closing_advice(env, rows):
+    """The sentence on `env` a reader can pick an algorithm by: the highest greedy score, and the fewest env
+    steps and least training time to the env's score (CLOSING) among the algorithms that reached it on every
+    seed. Only complete rows (every listed seed ran, none failed) are compared, and the sentence says how
+    many of the env's algorithms that is."""
+    solved = CLOSING[env]
+    complete = [r for r in rows if r.complete]
+    if not complete:
+        return f"**{env}**: no algorithm has all its seeds run yet."
+    text = f"**{env}**"
+    if len(complete) < len(rows):
+        text += f" ({len(complete)} of {len(rows)} algorithms have all their seeds run; only those are compared)"
+    top = max(round(r.score[0], 1) for r in complete)  # compare as shown: 500.0 ties with 499.97
+    best = [r for r in complete if round(r.score[0], 1) == top]
+    text += (f": the highest greedy score is {fmt(top, 1)} on average over the seeds, by {names(best)}")
+    every = [r for r in complete if r.solved.reached == r.solved.seeds]
+    if not every:
+        return text + f"; none reached {solved:g} on every seed."
+    fewest = min(every, key=lambda r: r.solved.steps[0])
+    if len(every) == 1:
+        return text + (f"; the only one that reached {solved:g} on every seed, {fewest.name}, needed "
+                       f"{fmt(fewest.solved.steps[0])} env steps on average"
+                       + ("." if fewest.solved.seconds is None else
+                          f" and {fmt(fewest.solved.seconds[0], 1)} s of training."))
+    text += (f"; of the {len(every)} that reached {solved:g} on every seed, {fewest.name} needed the fewest env "
+             f"steps ({fmt(fewest.solved.steps[0])} on average)")
+    timed = [r for r in every if r.solved.seconds is not None]
+    if timed:
+        fastest = min(timed, key=lambda r: r.solved.seconds[0])
+        who = "also" if fastest is fewest else fastest.name
+        text += f" and {who} the least training time ({fmt(fastest.solved.seconds[0], 1)} s on average)"
+    return text + "."
+
+
+def closing_curve(results, x):
+    """(xs, mean, min, max) over seeds of the greedy evaluations against env steps (x=0) or training seconds
+    (x=2); None against seconds when a seed's curve has none (results files from before format 2)."""
+    if x == 2 and not all(r["curve"] and len(r["curve"][0]) > 2 for r in results):
+        return None
+    xs, values = curves_on_grid([[(row[x], row[1]) for row in r["curve"]] for r in results])
+    return xs, np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
+
+
+def plot_closing(env, rows, path):
+    """Every part's greedy-evaluation curve on one axis, against env steps (left) and training seconds (right):
+    the mean over seeds, with a min-max band where there are several."""
+    fig, (by_steps, by_seconds) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    drawn = [r for r in rows if r.done]
+    for i, row in enumerate(drawn):
+        color = f"C{i}"
+        for ax, x in ((by_steps, 0), (by_seconds, 2)):
+            curve = closing_curve(row.done, x)
+            if curve is None:
+                continue
+            xs, mean, low, high = curve
+            ax.plot(xs, mean, color=color, label=f"{row.name}, {curve_label(row.done)}" if x == 0 else None)
+            if len(row.done) > 1:
+                ax.fill_between(xs, low, high, color=color, alpha=0.15, lw=0)
     for ax, xlabel in ((by_steps, "environment steps"), (by_seconds, "training seconds (evaluation excluded)")):
         ax.axhline(CLOSING[env], color="grey", ls="--", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
     by_steps.set_ylabel("greedy evaluation return")
-    fig.suptitle(env)
+    fig.suptitle(f"{env}: every part's greedy evaluations (mean over seeds, min-max band); dashed: {CLOSING[env]:g}")
     fig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.06 * (1 + (len(found) - 1) // 2), 1, 1))
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(drawn) - 1) // 2), 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def closing_report(suite="full"):
-    """The top-level README's closing comparison, from the full suite's results files only."""
-    found_by_env = closing_entries(suite)
-    if not found_by_env:
-        print("  no full-suite results for the closing comparison yet; README.md left as it is")
-        return
+    """The top-level README's closing comparison, from the full suite's results files only: every job on the
+    CLOSING envs, with results or "not run yet"."""
+    rows_by_env = {env: [closing_row(env, job, load_results(suite, job, failed=True)) for job in jobs]
+                   for env, jobs in closing_jobs(suite).items()}
+    everything = [r for rows in rows_by_env.values() for row in rows for r in row.done]
+    machines = sorted({f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}"
+                       for r in everything if r.get("machine")})
+    seeds = sorted({s for rows in rows_by_env.values() for row in rows for s in row.job.seeds})
+    lines = [f"Generated by `python benchmarks/run.py full --report-only` from the full suite's results files: "
+             f"seeds {', '.join(map(str, seeds))} (settings were tuned on other seeds), every seed shown; "
+             f"measured on {'; '.join(machines) or 'no machine yet'}, a machine shared with other work, where "
+             f"absolute times swing 2-5x (the chapters' side-by-side ratios are the speed claims); code: "
+             f"{provenance(everything) or 'no results yet'}.",
+             "",
+             "Score: the best saved model played greedily on fresh episodes, mean over seeds (min to max). "
+             "Threshold: the score the job's chapter judges it at; env steps and seconds are to the first greedy "
+             "evaluation at or above it, averaged over the seeds that reached it (min to max), seconds counting "
+             "training only. Budget: the env steps each run trained."]
     plots = REPO / "benchmarks" / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
-    everything = [r for found in found_by_env.values() for _, results in found for r in results]
-    lines = [f"Generated by `python benchmarks/run.py full --report-only` from the full suite's results "
-             f"(code: {provenance(everything)}). Score: the best model's greedy test (mean over its episodes; "
-             f"range over seeds). Steps and seconds: to the first greedy evaluation at or above the score that "
-             f"counts as solving the env, training time only, on this machine (absolute times on a shared "
-             f"machine swing 2-5x; only the side-by-side ratios in the chapters are speed claims)."]
-    for env, found in found_by_env.items():
-        picture = plots / f"closing_{env}.png"
-        plot_closing(env, found, picture)
+    for env, rows in rows_by_env.items():
         lines += ["", f"**{env}** (solved at {CLOSING[env]:g})", "",
-                  "| part | algorithm | seeds | final greedy score | env steps to solve | seconds to solve | budget |",
-                  "|---|---|---|---|---|---|---|", *closing_rows(env, found), "",
-                  f"![{env}: every part's greedy evaluations]({rel(picture)})"]
+                  "| part | algorithm | seeds | greedy score | threshold | seeds reaching it | env steps to it | "
+                  "training seconds to it | budget (env steps) |",
+                  "|---|---|---|---|---|---|---|---|---|", *map(closing_table_row, rows)]
+        if any(row.done for row in rows):
+            plots.mkdir(parents=True, exist_ok=True)
+            picture = plots / f"closing_{env}.png"
+            plot_closing(env, rows, picture)
+            lines += ["", f"![{env}: every part's greedy evaluations]({rel(picture)})"]
+    lines += ["", "**Which to pick.** " + CLOSING_ACTIONS, "",
+              *(f"- {closing_advice(env, rows)}" for env, rows in rows_by_env.items())]
     if replace_between(REPO / "README.md", "closing", "\n".join(lines)):
         print("  wrote the closing comparison of README.md")
     else:

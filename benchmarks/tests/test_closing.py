@@ -1,23 +1,34 @@
-"""The series' closing comparison: generated from whatever full-suite results exist, nothing else."""
+"""The series' closing comparison (top-level README): every job on the envs several parts solve, from the full
+suite's results files only; a job without results says so, never a number."""
 import json
 
+import numpy as np
 import pytest
 
 import run
-from suites import SUITES
+from suites import SUITES, Job
 
 README = "# RL\n\n<!-- results:closing -->\nnothing yet\n<!-- /results:closing -->\n\n## Layout\n"
+SEEDS = [101, 102, 103]
+MACHINE = dict(cpu="Test CPU", cores=2, torch="2.13.0+cpu", python="3.11.7", os="Linux")
 
 
-def full_job(name):
-    (job,) = [j for j in SUITES["full"] if j.name == name]
-    return job
+def job(name, part, env, algo, threshold, seeds=SEEDS):
+    return Job(name, part, "train.py", [], seeds, name, threshold=threshold, final_episodes=20, env_id=env, algo=algo)
 
 
-def write(results, name, seed, curve, final, steps=50_000, **kw):
-    r = dict(format=2, job=name, seed=seed, steps=steps, curve=curve, final=dict(mean=final, std=1.0, episodes=20),
-             commit="0123456789abcdef", dirty=True, part_dirty=False) | kw
-    (results / f"{name}__seed{seed}.json").write_text(json.dumps(r))
+def write(repo, name, seed, curve, final, steps=50_000, episodes=20, **kw):
+    r = dict(format=2, job=name, seed=seed, steps=steps, curve=curve,
+             final=dict(mean=final, std=1.0, episodes=episodes), commit="0123456789abcdef", dirty=True,
+             part_dirty=False, machine=MACHINE, label=name, steps_to_threshold=None, seconds_to_threshold=None,
+             steps_per_second=1000.0) | kw
+    (repo / "results" / "full" / f"{name}__seed{seed}.json").write_text(json.dumps(r))
+
+
+def fail(repo, name, seed):
+    r = dict(format=2, job=name, label=name, seed=seed, failed=True, error="Traceback\nRuntimeError: boom", commit="0123456789abcdef",
+             dirty=False, part_dirty=False)
+    (repo / "results" / "full" / f"{name}__seed{seed}.json").write_text(json.dumps(r))
 
 
 @pytest.fixture
@@ -29,42 +40,189 @@ def repo(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_the_closing_section_shows_every_part_with_results_and_only_those(repo):
-    results = repo / "results" / "full"
-    dqn, reinforce = full_job("cartpole"), full_job("cartpole_value")
-    for seed in dqn.seeds:
-        write(results, "cartpole", seed, [[2500, 480.0, 1.0], [5000, 500.0, 2.0 + seed - 101]], 500.0)
-    write(results, "cartpole_value", 101, [[10000, 300.0, 0.5], [20000, 500.0, 1.5]], 500.0, steps=150_000)
-    write(results, "cartpole_value", 102, [[10000, 300.0, 0.5], [20000, 499.0, 1.5]], 480.0, steps=150_000)
-    write(results, "cartpole_value", 7, [[10000, 500.0, 0.5]], 500.0)  # a seed the suite does not list
-    write(results, "lunarlander", 101, [[50000, 150.0, 30.0]], 120.0, steps=2_000_000)
-    run.closing_report()
+@pytest.fixture
+def suite(monkeypatch):
+    """A full suite of known jobs: CartPole (Part 2 DQN judged at 475, REINFORCE, A2C, PPO at 500), Pendulum
+    (three jobs), and a job on an env that is not in the comparison."""
+    jobs = [job("cartpole", "part2_dqn", "CartPole-v1", "DQN", 475),
+            job("cartpole_value", "part3_reinforce", "CartPole-v1", "REINFORCE", 500),
+            job("cartpole_a2c", "part4_actor_critic", "CartPole-v1", "A2C", 500),
+            job("cartpole_ppo", "part4_actor_critic", "CartPole-v1", "PPO", 500),
+            job("pendulum_mlp", "part2_dqn", "Pendulum-v1", "DQN", -170),
+            job("pendulum_sac", "part5_sac", "Pendulum-v1", "SAC", -200),
+            job("pendulum", "part3_reinforce", "Pendulum-v1", "REINFORCE", -600),
+            job("frozenlake", "part1_tabular_q", None, None, 0.72)]
+    monkeypatch.setitem(SUITES, "full", jobs)
+    return jobs
+
+
+def section(repo):
     text = (repo / "README.md").read_text()
-    head, section = text.split("<!-- results:closing -->\n")
-    section, tail = section.split("<!-- /results:closing -->")
-    assert head == "# RL\n\n" and tail == "\n\n## Layout\n" and "nothing yet" not in section
-    assert "**CartPole-v1** (solved at 500)" in section and "**LunarLander-v3** (solved at 200)" in section
-    assert "Pendulum-v1" not in section and "LunarLanderContinuous-v3" not in section  # no results, no row
-    assert (f"| Part 2 | {dqn.algo} | 101, 102, 103 | 500.0 | 5,000 | 2.0-4.0 s | 50,000 |") in section
-    assert (f"| Part 3 | {reinforce.algo} | 101, 102 | 480.0-500.0 | 20,000 (1 of 2 seeds did not reach it) | "
-            f"1.5 s (1 of 2 seeds did not reach it) | 150,000 |") in section
-    assert "| Part 3 | REINFORCE, baseline + entropy | 101 | 120.0 | not reached (1 of 1 seeds) |" in section
-    assert "commit `0123456789` (uncommitted changes elsewhere in the tree)" in section
-    for env in ("CartPole-v1", "LunarLander-v3"):
-        assert (repo / "benchmarks" / "plots" / f"closing_{env}.png").stat().st_size > 0
-        assert f"![{env}: every part's greedy evaluations](benchmarks/plots/closing_{env}.png)" in section
+    head, rest = text.split("<!-- results:closing -->\n")
+    body, tail = rest.split("<!-- /results:closing -->")
+    assert head == "# RL\n\n" and tail == "\n\n## Layout\n"  # nothing outside the markers changes
+    return body
 
 
-def test_without_results_the_readme_is_left_alone(repo):
+def rows_of(body, env):
+    """The table rows under `**env**`."""
+    table = body.split(f"**{env}**", 1)[1].split("\n\n", 2)[1]
+    return table.splitlines()[2:]
+
+
+def cartpole_results(repo):
+    # DQN (judged at 475): seed 103 never reaches 475; seed 102 reaches 475 at 5,000 steps but 500 only at 7,500
+    write(repo, "cartpole", 101, [[2500, 480.0, 1.0], [5000, 500.0, 2.0]], 500.0, episodes=100)
+    write(repo, "cartpole", 102, [[2500, 400.0, 1.0], [5000, 490.0, 2.0], [7500, 500.0, 4.0]], 499.0, episodes=100)
+    write(repo, "cartpole", 103, [[2500, 300.0, 1.0], [5000, 450.0, 3.0]], 470.0, episodes=100)
+    # REINFORCE: seed 103 has no file yet
+    write(repo, "cartpole_value", 101, [[10000, 500.0, 5.0]], 500.0, steps=150_000)
+    write(repo, "cartpole_value", 102, [[10000, 450.0, 5.0], [20000, 500.0, 12.0]], 500.0, steps=150_000)
+    write(repo, "cartpole_value", 7, [[1000, 500.0, 0.1]], 500.0)  # a seed the suite does not list: left out
+    for seed in SEEDS:  # A2C: every run failed
+        fail(repo, "cartpole_a2c", seed)
+    # PPO: nothing yet
+
+
+def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite):
+    cartpole_results(repo)
+    write(repo, "frozenlake", 101, [[1000, 0.8, 1.0]], 0.8)
     run.closing_report()
+    body = section(repo)
+    assert rows_of(body, "CartPole-v1") == [
+        # score (500 + 499 + 470) / 3; to 475: seeds 101, 102 at 2,500 / 1.0 s and 5,000 / 2.0 s; to 500: 5,000
+        # / 2.0 s and 7,500 / 4.0 s; seed 103 reached neither
+        "| Part 2 | DQN | 101, 102, 103 | 489.7 (470.0 to 500.0), 100 ep | 475 | 2 of 3; to 500: 2 of 3 | "
+        "3,750 (2,500 to 5,000); to 500: 6,250 (5,000 to 7,500) | 1.5 (1.0 to 2.0); to 500: 3.0 (2.0 to 4.0) | "
+        "50,000 |",
+        "| Part 3 | REINFORCE | 101, 102 (103 not run yet) | 500.0, 20 ep | 500 | 2 of 2 | 15,000 (10,000 to 20,000) "
+        "| 8.5 (5.0 to 12.0) | 150,000 |",
+        "| Part 4 | A2C | 101, 102, 103 failed (the part's table has the error) | — | 500 | — | — | — | — |",
+        "| Part 4 | PPO | 101, 102, 103 not run yet | — | 500 | — | — | — | — |"]
+    assert rows_of(body, "Pendulum-v1") == [  # no results on this env: every job listed, no number
+        "| Part 2 | DQN | 101, 102, 103 not run yet | — | -170 | — | — | — | — |",
+        "| Part 5 | SAC | 101, 102, 103 not run yet | — | -200 | — | — | — | — |",
+        "| Part 3 | REINFORCE | 101, 102, 103 not run yet | — | -600 | — | — | — | — |"]
+    assert rows_of(body, "LunarLander-v3") == []  # an env no job of the suite trains on: an empty table
+    assert "frozenlake" not in body and "0.8" not in body
+    assert "seeds 101, 102, 103" in body and "measured on Test CPU, 2 cores, torch 2.13.0+cpu" in body
+    assert "commit `0123456789` (uncommitted changes elsewhere in the tree)" in body
+    plots = repo / "benchmarks" / "plots"
+    assert (plots / "closing_CartPole-v1.png").stat().st_size > 0
+    assert "![CartPole-v1: every part's greedy evaluations](benchmarks/plots/closing_CartPole-v1.png)" in body
+    assert not (plots / "closing_Pendulum-v1.png").exists() and "closing_Pendulum-v1.png" not in body
+    # only DQN has every seed run: it is all the advice may compare, and it did not reach 500 on every seed
+    assert ("- **CartPole-v1** (1 of 4 algorithms have all their seeds run; only those are compared): the highest "
+            "greedy score is 489.7 on average over the seeds, by Part 2's DQN; none reached 500 on every seed.") in body
+    assert "- **Pendulum-v1**: no algorithm has all its seeds run yet." in body
+
+
+def test_a_partly_failed_job_shows_the_seeds_that_ran_and_names_the_failed_one(repo, suite):
+    write(repo, "cartpole_ppo", 101, [[5000, 500.0, 3.0]], 500.0)
+    fail(repo, "cartpole_ppo", 102)
+    run.closing_report()
+    (ppo,) = [row for row in rows_of(section(repo), "CartPole-v1") if "| PPO |" in row]
+    assert ppo == ("| Part 4 | PPO | 101 (102 failed (the part's table has the error); 103 not run yet) | 500.0, 20 ep | "
+                   "500 | 1 of 1 | 5,000 | 3.0 | 50,000 |")
+
+
+def test_the_advice_compares_complete_jobs_at_the_envs_score(repo, suite):
+    # DQN (judged at -170) reaches -200 in fewer steps, SAC in less time; their scores tie as shown (-150.0);
+    # REINFORCE has every seed run but one never reaches -200
+    for seed in SEEDS:
+        write(repo, "pendulum_mlp", seed, [[3000, -300.0, 2.0], [5000, -165.0, 10.0 + seed - 102]], -150.0)
+        write(repo, "pendulum_sac", seed, [[2000, -500.0, 1.0], [6000, -180.0, 4.0]], -149.96)
+        write(repo, "pendulum", seed, [[100_000, -400.0 if seed == 103 else -199.0, 50.0]], -500.0)
+    run.closing_report()
+    body = section(repo)
+    assert ("- **Pendulum-v1**: the highest greedy score is -150.0 on average over the seeds, by Part 2's DQN and "
+            "Part 5's SAC; of the 2 that reached -200 on every seed, Part 2's DQN needed the fewest env steps "
+            "(5,000 on average) and Part 5's SAC the least training time (4.0 s on average).") in body
+    (dqn, sac, reinforce) = rows_of(body, "Pendulum-v1")
+    assert "| -170 | 3 of 3; to -200: 3 of 3 | 5,000; to -200: 5,000 | 10.0 (9.0 to 11.0); to -200: 10.0 (9.0 to 11.0) |" in dqn
+    assert "| -600 | 3 of 3; to -200: 2 of 3 | 100,000; to -200: 100,000 | 50.0; to -200: 50.0 |" in reinforce
+    assert "| -200 | 3 of 3 | 6,000 | 4.0 | 50,000 |" in sac
+
+
+def test_the_advice_names_the_only_job_that_solved_it(repo, suite):
+    for seed in SEEDS:
+        write(repo, "pendulum_mlp", seed, [[5000, -190.0, 8.0]], -160.0)
+        write(repo, "pendulum_sac", seed, [[5000, -190.0 if seed != 102 else -230.0, 8.0]], -140.0)
+    run.closing_report()
+    assert ("- **Pendulum-v1** (2 of 3 algorithms have all their seeds run; only those are compared): the highest "
+            "greedy score is -140.0 on average over the seeds, by Part 5's SAC; the only one that reached -200 on "
+            "every seed, Part 2's DQN, needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
+
+
+def test_old_curves_without_seconds_say_so(repo, suite):
+    write(repo, "pendulum_mlp", 101, [[2500, -300.0], [5000, -180.0]], -170.0)
+    run.closing_report()
+    (dqn, _, _) = rows_of(section(repo), "Pendulum-v1")
+    assert dqn == ("| Part 2 | DQN | 101 (102, 103 not run yet) | -170.0, 20 ep | -170 | 0 of 1; to -200: 1 of 1 | "
+                   "—; to -200: 5,000 | —; to -200: not recorded | 50,000 |")
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures run.py draws, kept open for inspection."""
+    drawn, close = [], run.plt.close
+    monkeypatch.setattr(run.plt, "close", drawn.append)
+    yield drawn
+    for fig in drawn:
+        close(fig)
+
+
+def test_the_figure_has_every_part_against_steps_and_seconds_with_min_max_bands(repo, suite, figures):
+    cartpole_results(repo)
+    write(repo, "cartpole_ppo", 101, [[1000, 100.0]], 200.0)  # one seed, no seconds recorded
+    run.closing_report()
+    (fig,) = figures
+    by_steps, by_seconds = fig.axes
+    assert by_steps.get_xlabel() == "environment steps" and by_seconds.get_xlabel().startswith("training seconds")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["Part 2's DQN, mean of 3 seeds (101, 102, 103)", "Part 3's REINFORCE, mean of 2 seeds (101, 102)",
+                      "Part 4's PPO, seed 101"]  # A2C failed on every seed: no curve
+    *curves, threshold = by_steps.lines
+    assert len(curves) == 3 and threshold.get_ydata()[0] == 500  # the env's score, dashed
+    dqn_steps = curves[0]
+    np.testing.assert_allclose(dqn_steps.get_xydata(), [[2500, (480 + 400 + 300) / 3], [5000, (500 + 490 + 450) / 3],
+                                                         [7500, 500.0]])  # seeds 101, 103 end at 5,000: NaN after
+    assert len(by_steps.collections) == 2 and len(by_seconds.collections) == 2  # bands for the multi-seed jobs
+    # DQN's band against steps: min and max over the seeds at each step
+    band = by_steps.collections[0].get_paths()[0].vertices
+    assert {(2500.0, 300.0), (2500.0, 480.0), (5000.0, 450.0), (5000.0, 500.0)} <= {tuple(v) for v in band}
+    assert len(by_seconds.lines) == 3  # DQN, REINFORCE and the threshold: PPO's seed recorded no seconds
+    np.testing.assert_allclose(by_seconds.lines[0].get_xdata(), [1.0, 2.0, 3.0, 4.0])  # DQN's training seconds
+
+
+def test_closing_curve_is_the_mean_and_range_over_seeds():
+    results = [dict(curve=[[10, 0.0, 1.0], [20, 10.0, 2.0]]), dict(curve=[[10, 4.0, 3.0], [20, 20.0, 4.0]])]
+    xs, mean, low, high = run.closing_curve(results, 0)
+    assert xs.tolist() == [10, 20] and mean.tolist() == [2.0, 15.0]
+    assert low.tolist() == [0.0, 10.0] and high.tolist() == [4.0, 20.0]
+    xs, mean, _, _ = run.closing_curve(results, 2)
+    assert xs.tolist() == [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_allclose(mean, [0.0, 10.0, 4.0, 20.0])  # each seed alone where the other has no evaluation
+    assert run.closing_curve([dict(curve=[[10, 0.0]])], 2) is None
+
+
+def test_report_only_writes_the_closing_section(repo, suite):
+    """Through the command line: `run.py full --report-only` rewrites the section (and reruns nothing)."""
+    cartpole_results(repo)
+    for part in {j.part for j in suite}:
+        (repo / part).mkdir()
+    run.main(["full", "--report-only"])
+    assert "| Part 2 | DQN | 101, 102, 103 | 489.7 (470.0 to 500.0), 100 ep |" in section(repo)
+    (repo / "README.md").write_text(README)
+    run.main(["quick", "--report-only"])  # the closing comparison is the full suite's only
     assert (repo / "README.md").read_text() == README
 
 
-def test_old_curves_without_seconds_still_render(repo):
-    write(repo / "results" / "full", "pendulum_mlp", 101, [[2500, -300.0], [5000, -180.0]], -170.0)
-    run.closing_report()
-    assert "| Part 2 | DQN (11 torques, MLP) | 101 | -170.0 | 5,000 | — (not recorded) | 50,000 |" in \
-        (repo / "README.md").read_text()
+def test_every_job_the_real_suite_tags_is_in_the_comparison():
+    tagged = [j for j in SUITES["full"] if isinstance(j, Job) and j.env_id]
+    assert {j.env_id for j in tagged} <= set(run.CLOSING)
+    assert set(run.CLOSING) == {j.env_id for j in tagged}  # every env of the comparison has a job
+    assert all(j.algo for j in tagged)
 
 
 def test_the_top_readme_has_the_markers_the_report_writes_between():
