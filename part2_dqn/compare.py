@@ -4,6 +4,7 @@
     python part2_dqn/compare.py --env-id LunarLander-v3 --seeds 1 2 3 --out part2_dqn/plots/compare_lunar
     python part2_dqn/compare.py --env-id CartPole-v1 --variants DQN PER --total-steps 10000   # a quick look
     python part2_dqn/compare.py --per-cost      # PER's sampling cost against the gradient step it feeds
+    python part2_dqn/compare.py --per-speed --env-id LunarLander-v3   # --rainbow's steps/s with and without PER
 
 Every variant starts from the env's preset (train.py's PRESETS) with Double DQN off and 1-step returns
 (plain DQN), then turns on one option; "Rainbow" is the --rainbow preset (Double + Dueling + Noisy +
@@ -141,6 +142,34 @@ def per_cost(rounds=7):
         print(f"| {name} | {statistics.median(t):,.0f} | {min(t):,.0f}-{max(t):,.0f} |")
 
 
+def per_speed(env_id, rounds=6, turn=2_000):
+    """Whole-loop env steps/s of --rainbow with and without PER: two agents (train.build, FastAgent) take
+    turns in one process, `turn` env steps each (Agent.train's loop: collect train_freq steps, then
+    gradient_steps updates), `rounds` times after both filled learning_starts steps, so both meet the same
+    machine load. Prints each side's steps/s per round and the ratio (median, range)."""
+    import time
+
+    sides = {}
+    for name, flags in (("with PER", []), ("without PER", ["--no-per"])):
+        config = train.get_config(["--env-id", env_id, "--rainbow", *flags])
+        env, _, agent = train.build(config)
+        agent.collect_rollouts(env, config.learning_starts)
+        sides[name] = (config, env, agent)
+    rates = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, (c, env, agent) in sides.items():
+            start = time.perf_counter()
+            for _ in range(turn // c.train_freq):
+                agent.collect_rollouts(env, c.train_freq)
+                agent.learn(c.gradient_steps)
+            rates[name].append(turn // c.train_freq * c.train_freq / (time.perf_counter() - start))
+    ratios = [a / b for a, b in zip(rates["with PER"], rates["without PER"])]
+    print(f"| {env_id} --rainbow, {rounds} rounds of {turn:,} env steps | env steps/s, median (range) |\n|-|-|")
+    for name, r in rates.items():
+        print(f"| {name} | {statistics.median(r):,.0f} ({min(r):,.0f}-{max(r):,.0f}) |")
+    print(f"| with / without PER | {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--env-id", default="CartPole-v1")
@@ -153,10 +182,15 @@ def main(argv=None):
     parser.add_argument("--final-episodes", type=int, default=100, help="episodes to evaluate each best model on")
     parser.add_argument("--out", help="output folder (default part2_dqn/plots/compare_{env})")
     parser.add_argument("--per-cost", action="store_true", help="only measure PER's sampling cost (see per_cost)")
+    parser.add_argument("--per-speed", action="store_true", help="only measure --rainbow's whole-loop steps/s with "
+                        "and without PER, taking turns in one process (see per_speed); uses --env-id")
     args = parser.parse_args(argv)
     if args.per_cost:
         torch.set_num_threads(1)
         return per_cost()
+    if args.per_speed:
+        torch.set_num_threads(1)
+        return per_speed(args.env_id)
     threshold = args.threshold if args.threshold is not None else THRESHOLDS.get(args.env_id)
     if threshold is None:
         raise UserError(f"no threshold known for {args.env_id!r}: pass --threshold")
