@@ -41,6 +41,20 @@ def repo(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def sketch(monkeypatch):
+    """plot_closing replaced by a stub that writes a token file (drawing takes most of a test's second): for the
+    tests of the tables; the figure's own tests draw it."""
+    drawn = []
+
+    def stub(env, rows, path):
+        drawn.append(env)
+        path.write_bytes(b"figure")
+
+    monkeypatch.setattr(run, "plot_closing", stub)
+    return drawn
+
+
+@pytest.fixture
 def suite(monkeypatch):
     """A full suite of known jobs: CartPole (Part 2 DQN judged at 475, REINFORCE, A2C, PPO at 500), Pendulum
     (three jobs), and a job on an env that is not in the comparison."""
@@ -84,7 +98,7 @@ def cartpole_results(repo):
     # PPO: nothing yet
 
 
-def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite):
+def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite, sketch):
     cartpole_results(repo)
     write(repo, "frozenlake", 101, [[1000, 0.8, 1.0]], 0.8)
     run.closing_report()
@@ -108,7 +122,7 @@ def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite):
     assert "seeds 101, 102, 103" in body and "measured on Test CPU, 2 cores, torch 2.13.0+cpu" in body
     assert "commit `0123456789` (uncommitted changes elsewhere in the tree)" in body
     plots = repo / "benchmarks" / "plots"
-    assert (plots / "closing_CartPole-v1.png").stat().st_size > 0
+    assert sketch == ["CartPole-v1"] and (plots / "closing_CartPole-v1.png").exists()
     assert "![CartPole-v1: every part's greedy evaluations](benchmarks/plots/closing_CartPole-v1.png)" in body
     assert not (plots / "closing_Pendulum-v1.png").exists() and "closing_Pendulum-v1.png" not in body
     # only DQN has every seed run: it is all the advice may compare, and it did not reach 500 on every seed
@@ -117,7 +131,7 @@ def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite):
     assert "- **Pendulum-v1**: no algorithm has all its seeds run yet." in body
 
 
-def test_a_partly_failed_job_shows_the_seeds_that_ran_and_names_the_failed_one(repo, suite):
+def test_a_partly_failed_job_shows_the_seeds_that_ran_and_names_the_failed_one(repo, suite, sketch):
     write(repo, "cartpole_ppo", 101, [[5000, 500.0, 3.0]], 500.0)
     fail(repo, "cartpole_ppo", 102)
     run.closing_report()
@@ -126,7 +140,7 @@ def test_a_partly_failed_job_shows_the_seeds_that_ran_and_names_the_failed_one(r
                    "500 | 1 of 1 | 5,000 | 3.0 | 50,000 |")
 
 
-def test_the_advice_compares_complete_jobs_at_the_envs_score(repo, suite):
+def test_the_advice_compares_complete_jobs_at_the_envs_score(repo, suite, sketch):
     # DQN (judged at -170) reaches -200 in fewer steps, SAC in less time; their scores tie as shown (-150.0);
     # REINFORCE has every seed run but one never reaches -200
     for seed in SEEDS:
@@ -144,7 +158,7 @@ def test_the_advice_compares_complete_jobs_at_the_envs_score(repo, suite):
     assert "| -200 | 3 of 3 | 6,000 | 4.0 | 50,000 |" in sac
 
 
-def test_the_advice_names_the_only_job_that_solved_it(repo, suite):
+def test_the_advice_names_the_only_job_that_solved_it(repo, suite, sketch):
     for seed in SEEDS:
         write(repo, "pendulum_mlp", seed, [[5000, -190.0, 8.0]], -160.0)
         write(repo, "pendulum_sac", seed, [[5000, -190.0 if seed != 102 else -230.0, 8.0]], -140.0)
@@ -154,7 +168,7 @@ def test_the_advice_names_the_only_job_that_solved_it(repo, suite):
             "every seed, Part 2's DQN, needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
 
 
-def test_old_curves_without_seconds_say_so(repo, suite):
+def test_old_curves_without_seconds_say_so(repo, suite, sketch):
     write(repo, "pendulum_mlp", 101, [[2500, -300.0], [5000, -180.0]], -170.0)
     run.closing_report()
     (dqn, _, _) = rows_of(section(repo), "Pendulum-v1")
@@ -206,13 +220,14 @@ def test_closing_curve_is_the_mean_and_range_over_seeds():
     assert run.closing_curve([dict(curve=[[10, 0.0]])], 2) is None
 
 
-def test_report_only_writes_the_closing_section(repo, suite):
+def test_report_only_writes_the_closing_section(repo, suite, sketch, monkeypatch):
     """Through the command line: `run.py full --report-only` rewrites the section (and reruns nothing)."""
+    monkeypatch.setattr(run, "plot_job", lambda job, results, path: None)  # the parts' own plots: not this test's
     cartpole_results(repo)
     for part in {j.part for j in suite}:
         (repo / part).mkdir()
     run.main(["full", "--report-only"])
-    assert "| Part 2 | DQN | 101, 102, 103 | 489.7 (470.0 to 500.0), 100 ep |" in section(repo)
+    assert "| Part 2 | DQN | 101, 102, 103 | 489.7 (470.0 to 500.0), 100 ep |" in section(repo) and sketch
     (repo / "README.md").write_text(README)
     run.main(["quick", "--report-only"])  # the closing comparison is the full suite's only
     assert (repo / "README.md").read_text() == README
