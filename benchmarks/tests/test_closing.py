@@ -131,6 +131,15 @@ def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite, s
     assert "- **Pendulum-v1**: no algorithm has all its seeds run yet." in body
 
 
+def test_without_any_results_every_job_is_listed_as_not_run_yet(repo, suite, sketch):
+    run.closing_report()
+    body = section(repo)
+    assert "every seed shown; no job has results yet." in body and "measured on" not in body
+    rows = rows_of(body, "CartPole-v1") + rows_of(body, "Pendulum-v1")
+    assert len(rows) == 7 and all("| 101, 102, 103 not run yet | — |" in row for row in rows)
+    assert sketch == [] and body.count("no algorithm has all its seeds run yet") == 4
+
+
 def test_a_partly_failed_job_shows_the_seeds_that_ran_and_names_the_failed_one(repo, suite, sketch):
     write(repo, "cartpole_ppo", 101, [[5000, 500.0, 3.0]], 500.0)
     fail(repo, "cartpole_ppo", 102)
