@@ -14,8 +14,8 @@ can skip it.
 
 The options of issue 12 configure this one agent: `--dueling` and `--noisy` change the network
 (networks.py), `--per` the memory (memory.py); here they only add a few marked lines: noise redrawn
-before every acting step and minibatch with epsilon at zero (noisy), importance weights and priority
-updates (per), evaluation on the mean weights.
+before every acting step and minibatch, epsilon at zero after the memory's warm-up (noisy), importance
+weights and priority updates (per), evaluation on the mean weights.
 """
 import collections
 import copy
@@ -66,7 +66,8 @@ class Agent:
         self.rng = random.Random(config.seed)  # exploration draws: Python's generator is cheap per call
         # Noisy Nets: the noise has its own seeded generator, so a run's noise depends on its seed alone
         self.noise_generator = torch.Generator(self.device).manual_seed(config.seed) if config.noisy else None
-        self.epsilon = 0.0 if config.noisy else config.epsilon_start
+        # Noisy Nets: uniformly random actions while the memory warms up (learning_starts), then none
+        self.epsilon = float(config.learning_starts > 0) if config.noisy else config.epsilon_start
         self.steps, self.gradient_steps = 0, 0
         self.obs = None  # the training env's current observation, carried across collect_rollouts calls
         self.pending = collections.deque()  # n-step returns: the last transitions not yet in the memory
@@ -85,8 +86,8 @@ class Agent:
         """Epsilon-greedy: a uniformly random action with probability epsilon, else the greedy one.
 
         The random branch skips the network call entirely, which makes early training cheap.
-        Noisy Nets (epsilon is 0): a fresh draw of the network's noise before every acting step is the
-        exploration; `evaluate` acts on the mean weights instead.
+        Noisy Nets (epsilon is 0 once learning starts): a fresh draw of the network's noise before every
+        acting step is the exploration; `evaluate` acts on the mean weights instead.
         """
         if self.config.noisy and not greedy:
             reset_noise(self.q_network, self.noise_generator)
@@ -97,8 +98,10 @@ class Agent:
     def update_epsilon(self):
         """Linear decay from epsilon_start to epsilon_end over the first exploration_fraction of the budget."""
         c = self.config
-        if c.noisy:  # the noisy layers explore: no random actions on top
-            self.epsilon = 0.0
+        if c.noisy:  # random actions only while the memory warms up, then the noisy layers explore alone:
+            # from pure noise, a freshly initialised network can prefer one action in every state and never
+            # try the others (CartPole seed 3 did, NOTES.md), so nothing would teach it their values
+            self.epsilon = float(self.steps < c.learning_starts)
             return
         progress = min(1.0, self.steps / max(1.0, c.exploration_fraction * c.total_steps))
         self.epsilon = c.epsilon_start + progress * (c.epsilon_end - c.epsilon_start)

@@ -250,8 +250,27 @@ def test_noisy_replaces_the_layers_after_the_first():
 
 
 @pytest.mark.parametrize("agent_class", AGENTS)
+def test_noisy_agent_acts_at_random_while_the_memory_warms_up_and_never_after(agent_class, monkeypatch):
+    """--noisy: the first learning_starts steps act uniformly at random (from noise alone a new network can
+    take one action in every state, and never learn the others' values); from then on, never."""
+    agent = make_agent(agent_class, noisy=True, dueling=True, per=False, hidden=[16, 16], learning_starts=12,
+                       epsilon_start=0.5)
+    env = train.make_env(agent.config)
+    random_actions = []
+    original = agent.rng.randrange
+    monkeypatch.setattr(agent.rng, "randrange", lambda n: random_actions.append(agent.steps) or original(n))
+    agent.collect_rollouts(env, 12)
+    assert random_actions == list(range(12))  # every warm-up step, whatever epsilon_start says
+    assert agent.epsilon == 0.0
+    agent.collect_rollouts(env, 30)
+    assert random_actions == list(range(12))  # none after: the noise explores
+    assert agent.epsilon == 0.0
+
+
+@pytest.mark.parametrize("agent_class", AGENTS)
 def test_noisy_agent_explores_by_noise_and_evaluates_on_the_mean(agent_class, monkeypatch):
-    agent = make_agent(agent_class, noisy=True, dueling=True, per=False, epsilon_start=1.0, hidden=[16, 16])
+    agent = make_agent(agent_class, noisy=True, dueling=True, per=False, epsilon_start=1.0, hidden=[16, 16],
+                       learning_starts=0)
     env = train.make_env(agent.config)
     assert agent.epsilon == 0.0
     monkeypatch.setattr(agent.rng, "random", lambda: 0.0)          # any epsilon > 0 would now act at random
