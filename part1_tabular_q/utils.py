@@ -182,6 +182,9 @@ def quiet_sdl(render_mode):
 
     Must run before pygame is first imported (gymnasium imports it at the first render).
     """
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if render_mode != "human":
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

@@ -72,6 +72,9 @@ def quiet_sdl(human):
     XDG_RUNTIME_DIR is invalid") when that folder is unset or unusable, which would read like one of our
     own error lines; a private temporary folder, removed at exit, satisfies it.
     """
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if not human:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
         os.environ["SDL_AUDIODRIVER"] = "dummy"

@@ -187,6 +187,9 @@ def quiet_sdl(render_mode):
     """Keep SDL (pygame, which renders the classic-control envs) quiet on headless renders: its dummy video
     driver unless a window was asked for, and a private XDG_RUNTIME_DIR when the session has no valid one
     (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which reads like one of our own errors)."""
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if render_mode != "human":
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")

@@ -22,6 +22,9 @@ from utils import UserError, load_checkpoint, run_main
 def quiet_sdl(render):
     """Headless renders need no window: SDL's dummy driver, and a private XDG_RUNTIME_DIR so SDL does not print
     'error: XDG_RUNTIME_DIR is invalid' when the variable is unset or points nowhere."""
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if render != "human":
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     runtime = os.environ.get("XDG_RUNTIME_DIR")

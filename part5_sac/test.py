@@ -22,6 +22,9 @@ from utils import UserError, load_checkpoint, run_main
 def quiet_sdl(human):
     """Headless renders: SDL's dummy video driver, and a private XDG_RUNTIME_DIR if the current one is unusable
     (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which looks like one of our own errors)."""
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if not human:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

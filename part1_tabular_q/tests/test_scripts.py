@@ -247,3 +247,15 @@ def test_unwritable_folders(tmp_path, capsys):
                        "cannot write the model folder")
     assert_clean_error(train.main, [*TINY, "--save-dir", str(tmp_path / "m"), "--log-dir", str(tmp_path / "a_file/logs")],
                        capsys, "cannot write the log folder")
+
+
+def test_sigterm_still_stops_a_headless_render():
+    """Once SDL has drawn a frame it turns SIGTERM into a quit event nothing reads, so a --gif run ignored
+    `kill` (and a CI timeout); quiet_sdl leaves the signals to Python. Red without SDL_NO_SIGNAL_HANDLERS."""
+    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import utils as script; script.quiet_sdl(None); "
+            "import gymnasium as gym; env = gym.make('CartPole-v1', render_mode='rgb_array'); env.reset(seed=0); "
+            "env.render(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(10); print('survived SIGTERM')")
+    env = {key: value for key, value in os.environ.items() if key != "SDL_NO_SIGNAL_HANDLERS"}
+    done = subprocess.run([sys.executable, "-c", code, str(PART_DIR)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr

@@ -233,3 +233,15 @@ def test_ctrl_c_in_test_py_exits_130_without_traceback(tmp_path):
     code, stderr = interrupt([PART_DIR / "test.py", model, "--episodes", "100000"], tmp_path,
                              ready=lambda process: "playing" in process.stdout.readline())  # past the imports
     assert code == 130 and "Traceback" not in stderr and "interrupted" in stderr, stderr
+
+
+def test_sigterm_still_stops_a_headless_render():
+    """Once SDL has drawn a frame it turns SIGTERM into a quit event nothing reads, so a --gif run ignored
+    `kill` (and a CI timeout); quiet_sdl leaves the signals to Python. Red without SDL_NO_SIGNAL_HANDLERS."""
+    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import test as script; script.quiet_sdl(None); "
+            "import gymnasium as gym; env = gym.make('CartPole-v1', render_mode='rgb_array'); env.reset(seed=0); "
+            "env.render(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(10); print('survived SIGTERM')")
+    env = {key: value for key, value in os.environ.items() if key != "SDL_NO_SIGNAL_HANDLERS"}
+    done = subprocess.run([sys.executable, "-c", code, str(PART_DIR)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr

@@ -3,6 +3,7 @@ closing and Ctrl-C lines say where it is, bad input gets one `error:` line. The 
 where the process itself is under test (exit codes, piped output, signals), in-process otherwise."""
 import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -266,3 +267,15 @@ def test_default_folders_are_the_repos_wherever_the_script_runs(monkeypatch, tmp
     assert Path(config.log_dir) == repo / "reinforce_logs"
     assert config.torch_threads == 1
     assert train.get_config(["--save-dir", "here"]).save_dir == "here"  # explicit flags are used as given
+
+
+def test_sigterm_still_stops_a_headless_render():
+    """Once SDL has drawn a frame it turns SIGTERM into a quit event nothing reads, so a --gif run ignored
+    `kill` (and a CI timeout); quiet_sdl leaves the signals to Python. Red without SDL_NO_SIGNAL_HANDLERS."""
+    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import utils as script; script.quiet_sdl(None); "
+            "import gymnasium as gym; env = gym.make('CartPole-v1', render_mode='rgb_array'); env.reset(seed=0); "
+            "env.render(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(10); print('survived SIGTERM')")
+    env = {key: value for key, value in os.environ.items() if key != "SDL_NO_SIGNAL_HANDLERS"}
+    done = subprocess.run([sys.executable, "-c", code, str(PART_DIR)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr

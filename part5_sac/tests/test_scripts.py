@@ -1,5 +1,6 @@
 """train.py and test.py end to end: a subprocess round trip, and the bad-input contract (in-process: fast)."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -134,3 +135,15 @@ def test_ctrl_c_keeps_the_best_model(tmp_path):
     assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
     assert "state_dict" in torch.load(model, weights_only=True)
     assert not list((tmp_path / "models").glob("*.tmp"))
+
+
+def test_sigterm_still_stops_a_headless_render():
+    """Once SDL has drawn a frame it turns SIGTERM into a quit event nothing reads, so a --gif run ignored
+    `kill` (and a CI timeout); quiet_sdl leaves the signals to Python. Red without SDL_NO_SIGNAL_HANDLERS."""
+    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import test as script; script.quiet_sdl(None); "
+            "import gymnasium as gym; env = gym.make('CartPole-v1', render_mode='rgb_array'); env.reset(seed=0); "
+            "env.render(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(10); print('survived SIGTERM')")
+    env = {key: value for key, value in os.environ.items() if key != "SDL_NO_SIGNAL_HANDLERS"}
+    done = subprocess.run([sys.executable, "-c", code, str(PART_DIR)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr
