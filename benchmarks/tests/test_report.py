@@ -139,7 +139,8 @@ def test_report_writes_every_listed_seed_between_the_markers(tmp_path, monkeypat
     cartpole = job(target=400)
     cartpole.name, cartpole.seeds = "cartpole", [101, 102]
     for seed in (101, 102, 3):  # seed 3: a leftover of an earlier seed list
-        (results / f"cartpole__seed{seed}.json").write_text(json.dumps(result(seed=seed, part_dirty=seed == 102)))
+        (results / f"cartpole__seed{seed}.json").write_text(json.dumps(dict(
+            result(seed=seed, part_dirty=seed == 102), load_average=[seed / 100, 9.0])))
     monkeypatch.setattr(run, "REPO", tmp_path)
     monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
     monkeypatch.setitem(run.SUITES, "quick", [cartpole])
@@ -147,6 +148,7 @@ def test_report_writes_every_listed_seed_between_the_markers(tmp_path, monkeypat
     text = (part / "README.md").read_text()
     assert text.startswith("intro\n<!-- results:quick -->\n") and text.endswith("<!-- /results:quick -->\nend\n")
     assert "OLD TABLE" not in text and "| X | 101 |" in text and "| X | 102 |" in text and "| X | 3 |" not in text
+    assert "load average at the jobs' starts and ends 1.0-9.0;" in text  # not 0.0: seed 3 is not in the table
     assert "commit `abc1234def` with uncommitted changes in this part" in text
     assert "commit `abc1234def`;" in text or text.count("commit `abc1234def`") == 2
 

@@ -74,6 +74,13 @@ def test_a_result_records_its_commit_threads_and_only_repo_relative_paths(monkey
     assert calls[1][2] == r["model"]  # test.py plays the model by its relative path (commands run in the repo)
     assert r["curve"] == [[2500, 480.0, 1.5], [5000, 500.0, 3.0]]
     assert (r["steps_to_threshold"], r["seconds_to_threshold"]) == (2500, 1.5)
+    assert len(r["load_average"]) == 2 and all(x >= 0 for x in r["load_average"])  # start and end of the job
+
+
+def test_the_table_states_the_load_the_results_were_measured_under():
+    results = [dict(load_average=[0.5, 3.25]), dict(load_average=[7.0, None]), dict()]  # the last: an old file
+    assert run.load_text(results) == "; 1-minute load average at the jobs' starts and ends 0.5-7.0"
+    assert run.load_text([dict()]) == ""
 
 
 def test_files_from_before_the_format_still_read(tmp_path):
@@ -113,3 +120,4 @@ def test_a_side_by_side_result_records_its_commit_and_no_interpreter_path(monkey
     assert r["command"] == calls[0][1:] and sys.executable not in json.dumps(r)
     assert r["commit"] and isinstance(r["dirty"], bool) and r["format"] == 2
     assert r["ours"] == line["ours"] and r["peer"] == line["sb3"] and r["torch_threads"] == 1
+    assert len(r["load_average"]) == 2
