@@ -55,7 +55,7 @@ class Agent:
     def __init__(self, config, obs_shape, n_actions, device="cpu"):
         self.config, self.n_actions, self.device = config, n_actions, torch.device(device)
         self.q_network = make_network(config.network, obs_shape, n_actions, config.hidden, config.dueling,
-                                      config.noisy).to(self.device)
+                                      config.noisy, config.convolutions).to(self.device)
         # The target network is a lagging copy: regressing Q towards targets computed by the network being
         # updated is chasing your own tail; a frozen copy keeps the target still for a while.
         self.target_network = copy.deepcopy(self.q_network)
@@ -136,14 +136,17 @@ class Agent:
         episode. Only `terminated` stops the bootstrap.
         """
         n, gamma = self.config.n_steps, self.config.gamma
+        # (`steps` and `episode_over` tell a memory that stores frames once where next_obs's frames are and
+        # where an episode ends; a memory of whole observations ignores them)
         if n == 1:
-            self.memory.push(obs, action, reward, next_obs, terminated, gamma)
+            self.memory.push(obs, action, reward, next_obs, terminated, gamma, steps=1, episode_over=episode_over)
             return
         self.pending.append((obs, action, reward))
         while self.pending and (len(self.pending) == n or episode_over):
             first_obs, first_action, _ = self.pending[0]
             ret = sum(gamma**i * r for i, (_, _, r) in enumerate(self.pending))
-            self.memory.push(first_obs, first_action, ret, next_obs, terminated, gamma ** len(self.pending))
+            self.memory.push(first_obs, first_action, ret, next_obs, terminated, gamma ** len(self.pending),
+                             steps=len(self.pending), episode_over=episode_over and len(self.pending) == 1)
             self.pending.popleft()
 
     # ---------- learning ----------

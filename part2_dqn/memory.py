@@ -1,5 +1,6 @@
 """Replay memory: a preallocated float32 ring buffer of transitions, sampled in uniform random minibatches,
-or (`--per`) by priority through a sum tree."""
+or (`--per`) by priority through a sum tree. Stacks of Atari frames go to `FrameReplayMemory`, which
+stores every frame once, as uint8."""
 import numpy as np
 import torch
 
@@ -31,8 +32,11 @@ class ReplayMemory:
     def __len__(self):
         return self.size
 
-    def push(self, obs, action, reward, next_obs, terminated, discount):
-        """Store one transition, overwriting the oldest once the memory is full."""
+    def push(self, obs, action, reward, next_obs, terminated, discount, steps=1, episode_over=False):
+        """Store one transition, overwriting the oldest once the memory is full.
+
+        `steps` (how many env steps next_obs lies ahead of obs) and `episode_over` (this is the episode's
+        last transition) are for FrameReplayMemory; a memory of whole observations needs neither."""
         i = self.position
         self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
         self.next_obs[i], self.terminated[i], self.discounts[i] = next_obs, terminated, discount
@@ -135,15 +139,15 @@ class PrioritizedReplayMemory(ReplayMemory):
     The fields, `push`, `gather` and the seeded generator are ReplayMemory's; a SumTree holds p^alpha.
     """
 
-    def __init__(self, capacity, obs_shape, seed=0, device="cpu", alpha=0.6, eps=1e-6):
-        super().__init__(capacity, obs_shape, seed, device)
+    def __init__(self, capacity, obs_shape, seed=0, device="cpu", alpha=0.6, eps=1e-6, **frame_options):
+        super().__init__(capacity, obs_shape, seed, device, **frame_options)
         self.alpha, self.eps = alpha, eps
         self.tree = SumTree(capacity)
         self.max_priority = 1.0  # the largest |TD error| + eps so far: what a new transition starts with
 
-    def push(self, obs, action, reward, next_obs, terminated, discount):
+    def push(self, obs, action, reward, next_obs, terminated, discount, steps=1, episode_over=False):
         self.tree.update(self.position, self.max_priority**self.alpha)  # before push moves `position` on
-        super().push(obs, action, reward, next_obs, terminated, discount)
+        super().push(obs, action, reward, next_obs, terminated, discount, steps, episode_over)
 
     def sample_indices(self, batch_size):
         """One position from each of `batch_size` equal segments of the total priority, shape (batch_size,).
@@ -169,9 +173,134 @@ class PrioritizedReplayMemory(ReplayMemory):
         self.tree.update(indices, priorities**self.alpha)
 
 
+class FrameReplayMemory(ReplayMemory):
+    """Transitions whose observations are stacks of frames (frames, height, width), each frame stored once, uint8.
+
+    A stacked observation shares all frames but its newest with the one before it, and next_obs is the
+    following observation: storing obs and next_obs as stacks keeps every frame 2 x 4 = 8 times (100k
+    Atari transitions: 5.6 GB). Here every transition stores its observation's newest frame, and the
+    stacks are rebuilt at sampling time from the frames around it (100k: 0.7 GB).
+
+    The frames are a stream in the order the env produced them. Transition number g (counting every push
+    since the start) keeps its obs's newest frame at stream position g; its next_obs is `steps` positions
+    further on (steps = k of a k-step transition). A stack is the 4 positions ending at the newest frame,
+    with ZERO frames in place of those before its episode's first, exactly as the env's zero-padded
+    FrameStackObservation shows it. An episode's final observation is the obs of no transition: its
+    newest frame takes one extra stream position, a slot marked as no transition (never sampled).
+
+    The pushes of one episode must arrive in order (Agent.push guarantees it, n-step windows included),
+    with `steps` and `episode_over` (the episode's last transition) given. The frames of each push's
+    next_obs are written ahead into the positions of the pushes still to come (n-step: up to n ahead),
+    and the frame ring is longer than the transition ring by n + frames - 1 positions, so that no frame a
+    stored transition needs is overwritten.
+    """
+
+    def __init__(self, capacity, obs_shape, seed=0, device="cpu", n_steps=1):
+        self.capacity, self.device = capacity, torch.device(device)
+        self.history = obs_shape[0]
+        self.frame_capacity = capacity + n_steps + self.history - 1
+        self.frames = np.zeros((self.frame_capacity, *obs_shape[1:]), dtype=np.uint8)
+        self.stream = np.zeros(capacity, dtype=np.int64)         # the stream position of obs's newest frame
+        self.episode_start = np.zeros(capacity, dtype=np.int64)  # the stream position of its episode's first frame
+        self.steps = np.zeros(capacity, dtype=np.int64)          # next_obs's newest frame is `steps` positions on
+        self.valid = np.zeros(capacity, dtype=bool)              # False: an episode's final frame, no transition
+        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.discounts = np.zeros(capacity, dtype=np.float32)
+        self.position, self.size = 0, 0
+        self.next_stream = 0      # the stream position of the next push
+        self.current_start = 0    # the stream position where the current episode began
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        """The number of stored transitions (the end-of-episode slots not counted)."""
+        return int(np.count_nonzero(self.valid[:self.size]))
+
+    def write_frames(self, stack, newest):
+        """Put a stack's frames in the stream, the newest at position `newest`; padding (before the episode) is skipped."""
+        for j in range(self.history):
+            position = newest - self.history + 1 + j
+            if position >= self.current_start:
+                self.frames[position % self.frame_capacity] = stack[j]
+
+    def push(self, obs, action, reward, next_obs, terminated, discount, steps=1, episode_over=False):
+        g = self.next_stream
+        i = self.position
+        self.frames[g % self.frame_capacity] = obs[-1]
+        self.write_frames(next_obs, g + steps)
+        self.stream[i], self.episode_start[i], self.steps[i], self.valid[i] = g, self.current_start, steps, True
+        self.actions[i], self.rewards[i], self.terminated[i], self.discounts[i] = action, reward, terminated, discount
+        self.advance()
+        self.next_stream = g + 1
+        if episode_over:  # the final observation's newest frame (written above) holds position g + 1
+            self.end_of_episode(self.position, g + 1)
+            self.advance()
+            self.next_stream = self.current_start = g + 2
+
+    def advance(self):
+        self.position = (self.position + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def end_of_episode(self, i, stream_position):
+        """Slot `i` holds an episode's final frame at `stream_position`: no transition, never sampled."""
+        self.stream[i], self.episode_start[i], self.steps[i], self.valid[i] = stream_position, self.current_start, 0, False
+
+    def sample_indices(self, batch_size):
+        """`batch_size` distinct random slots holding transitions, shape (batch_size,)."""
+        slots = np.flatnonzero(self.valid[:self.size])
+        if batch_size > len(slots):
+            raise ValueError(f"cannot sample {batch_size} transitions from {len(slots)}")
+        return self.rng.choice(slots, batch_size, replace=False)
+
+    def stacks(self, newest, episode_start):
+        """The stacks whose newest frames are at stream positions `newest` (any shape S), zero frames before
+        `episode_start` (shape S): uint8 array of shape (*S, frames, height, width)."""
+        positions = newest[..., None] + np.arange(1 - self.history, 1)         # (*S, frames), oldest first
+        stacks = self.frames[positions % self.frame_capacity]
+        stacks[positions < episode_start[..., None]] = 0
+        return stacks
+
+    def gather(self, indices):
+        """ReplayMemory.gather with the stacks rebuilt: obs and next_obs are uint8 (*indices.shape, frames, h, w)."""
+        start = self.episode_start[indices]
+        obs = self.stacks(self.stream[indices], start)
+        next_obs = self.stacks(self.stream[indices] + self.steps[indices], start)
+        batch = (obs, self.actions[indices], self.rewards[indices], next_obs, self.terminated[indices],
+                 self.discounts[indices])
+        return tuple(torch.from_numpy(x).to(self.device) for x in batch)
+
+
+class PrioritizedFrameReplayMemory(PrioritizedReplayMemory, FrameReplayMemory):
+    """Prioritized replay over frames: PrioritizedReplayMemory's sampling, FrameReplayMemory's storage.
+    The end-of-episode slots get priority zero, so the sum tree never picks them."""
+
+    def end_of_episode(self, i, stream_position):
+        super().end_of_episode(i, stream_position)
+        self.tree.update(i, 0.0)
+
+    def sample_indices(self, batch_size):
+        if batch_size > len(self):
+            raise ValueError(f"cannot sample {batch_size} transitions from {len(self)}")
+        indices = super().sample_indices(batch_size)
+        # float rounding at a segment's edge (or the clamp to the last slot) can land on a zero-priority
+        # slot: step back to the transition before it (the one an end-of-episode slot follows)
+        while not self.valid[indices].all():
+            indices = np.where(self.valid[indices], indices, (indices - 1) % self.size)
+        return indices
+
+
 def make_memory(config, obs_shape, device="cpu"):
-    """The replay memory a config asks for: prioritized with `config.per`, uniform otherwise."""
-    if getattr(config, "per", False):
+    """The replay memory a config asks for: prioritized with `config.per`, uniform otherwise; frames stored
+    once (FrameReplayMemory) when the observation is a stack of images (frames, height, width)."""
+    per = getattr(config, "per", False)
+    if len(obs_shape) == 3:
+        options = dict(seed=config.seed, device=device, n_steps=config.n_steps)
+        if per:
+            return PrioritizedFrameReplayMemory(config.buffer_size, obs_shape, alpha=config.per_alpha,
+                                                eps=config.per_eps, **options)
+        return FrameReplayMemory(config.buffer_size, obs_shape, **options)
+    if per:
         return PrioritizedReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=device,
                                        alpha=config.per_alpha, eps=config.per_eps)
     return ReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=device)

@@ -1,6 +1,7 @@
 """Q-networks: observation in, one Q-value per action out. Networks take integers, not env objects.
 
-Two options change the head of every network here (the MLP and the LSTM's head alike):
+Three bodies: an MLP for a vector observation, an LSTM over a history of them, and a CNN over a stack of
+Atari frames. Two options change the head of every network here (the MLP, the LSTM's and the CNN's head alike):
 - `dueling`: Q(s, a) = V(s) + A(s, a) - mean_a A(s, a), a value stream and an advantage stream;
 - `noisy`: NoisyLinear layers in place of the plain ones after the first, so the network explores by
   itself (epsilon-greedy is switched off) and learns how much.
@@ -119,12 +120,49 @@ class LSTMQNetwork(nn.Module):
         return self.head(outputs[:, -1])       # the output after reading the newest row
 
 
-def make_network(kind, obs_shape, n_actions, hidden, dueling=False, noisy=False):
-    """The network a config names: "mlp" for observations of shape (n_obs,), "lstm" for (history, n_inputs)."""
+# The convolutions (out_channels, kernel size, stride) of the two DQN papers' networks
+CONVOLUTIONS = {
+    "nature": [(32, 8, 4), (64, 4, 2), (64, 3, 1)],  # Mnih et al., 2015 (with hidden [512]): 9.4M multiply-adds per stack
+    "small": [(16, 8, 4), (32, 4, 2)],               # Mnih et al., 2013 (with hidden [256]): 3.6M, it played Pong too
+}
+
+
+class CNNQNetwork(nn.Module):
+    """Convolutions over a stack of frames, then an MLP head: (batch, frames, height, width) -> (batch, n_actions).
+
+    The input is raw pixel values 0-255 (the replay memory and the env hand over uint8, a quarter of
+    float32's bytes); the network scales them to [0, 1] itself, so every caller feeds the same thing.
+    Each convolution is followed by a ReLU; with 84x84 frames the "nature" stack gives 64 maps of 7x7
+    (3,136 features), "small" 32 maps of 9x9 (2,592). The head is a QNetwork on the flattened features
+    (`hidden` sizes, `dueling`, `noisy`: noise in every linear layer, none in the convolutions, as in
+    Rainbow).
+    """
+
+    def __init__(self, obs_shape, n_actions, hidden=(512,), convolutions="nature", dueling=False, noisy=False):
+        super().__init__()
+        layers, channels = [], obs_shape[0]
+        for out_channels, kernel, stride in CONVOLUTIONS[convolutions]:
+            layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU()]
+            channels = out_channels
+        self.convolutions = nn.Sequential(*layers, nn.Flatten())
+        with torch.no_grad():  # the flattened size, by running one blank stack through
+            n_features = self.convolutions(torch.zeros(1, *obs_shape)).shape[1]
+        self.head = QNetwork(n_features, n_actions, hidden, dueling, noisy, plain_first=False)
+
+    def forward(self, frames):
+        x = frames.to(torch.float32) / 255.0  # uint8 pixels in, [0, 1] inside
+        return self.head(self.convolutions(x))
+
+
+def make_network(kind, obs_shape, n_actions, hidden, dueling=False, noisy=False, convolutions="nature"):
+    """The network a config names: "mlp" for observations of shape (n_obs,), "lstm" for (history, n_inputs),
+    "cnn" for (frames, height, width) with the `convolutions` of CONVOLUTIONS."""
     if kind == "mlp":
         return QNetwork(obs_shape[-1], n_actions, hidden, dueling, noisy)
     if kind == "lstm":
         return LSTMQNetwork(obs_shape[-1], n_actions, hidden, dueling, noisy)
+    if kind == "cnn":
+        return CNNQNetwork(obs_shape, n_actions, hidden, convolutions, dueling, noisy)
     raise ValueError(f"unknown network kind {kind!r}")
 
 

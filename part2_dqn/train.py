@@ -1,9 +1,10 @@
-"""Train DQN on Pendulum with discrete torques (default), CartPole, LunarLander, FrozenLake or any Discrete-action env.
+"""Train DQN on Pendulum with discrete torques (default), CartPole, LunarLander, FrozenLake, Pong or any Discrete-action env.
 
     python part2_dqn/train.py                                   # Pendulum-v1, 11 torques, MLP
     python part2_dqn/train.py --network lstm                    # the LSTM over the last 4 steps
     python part2_dqn/train.py --env-id CartPole-v1              # tuned preset
     python part2_dqn/train.py --env-id CartPole-v1 --help       # every setting, with the preset's defaults
+    python part2_dqn/train.py --env-id ALE/Pong-v5              # from pixels: the CNN, frames stored once
     tensorboard --logdir dqn_logs                               # the runs, in the repo's dqn_logs/
 
 Reading order: config -> env factory (wrappers.py) -> network (networks.py) -> memory (memory.py) ->
@@ -23,10 +24,10 @@ from tqdm import tqdm
 
 from agent import Agent
 from fast import FastAgent
-from networks import mean_abs_sigma
+from networks import CONVOLUTIONS, mean_abs_sigma
 from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
                    pick_device, run_main, save_checkpoint, seed_everything)
-from wrappers import make_env as make_dqn_env
+from wrappers import is_atari, make_env as make_dqn_env
 
 ALGO = "dqn"
 REPO = Path(__file__).resolve().parent.parent  # default folders are the repo's, wherever we are run from
@@ -44,7 +45,9 @@ class Config:
     discrete_actions: int = arg(0, "Gaussian-spaced torques for an env with a 1-D Box action (odd; 0 = refuse Box actions)")
     sigma: float = arg(0.5, "width of the Gaussian kernel spacing the torques (larger = more even)")
     max_episode_steps: int = arg(0, "episode time limit (0 = the env's own, 200 for Pendulum)")
-    network: str = arg("mlp", "Q-network: mlp, or lstm over the last --history (observation, previous action) pairs")
+    network: str = arg("mlp", "Q-network: mlp, lstm over the last --history (observation, previous action) pairs, or cnn (Atari frames)")
+    convolutions: str = arg("nature", "cnn: the convolutions, nature (32-64-64, Mnih et al. 2015) or small (16-32, 2013)")
+    repeat_action_probability: float = arg(-1.0, "Atari: sticky actions, the chance the emulator repeats the last action (-1 = the id's own: 0.25 for v5, 0 for v4)")
     history: int = arg(4, "lstm: number of (observation, previous action) pairs the network sees")
     hidden: list = arg([64, 64], "hidden layer sizes (lstm: the first is the LSTM's hidden size)")
     learning_rate: float = arg(1e-3, "AdamW learning rate")
@@ -106,29 +109,52 @@ PRESETS = {
 }
 
 
+# Atari from pixels (issue 13): the settings of DQN runs known to learn Pong quickly (Adam at 1e-4, 100k
+# transitions, 10k steps of pure collection, epsilon to 0.01 over the first 100k steps, one minibatch of
+# 32 every 4 steps, a hard target copy every 1,000 agent steps = 250 gradient steps), with 3-step returns
+# and Double DQN. The 2013 network: NOTES/PONG_DRAFT.md, "Which network". Not tuned on any seed.
+ATARI = dict(network="cnn", convolutions="small", hidden=[256], total_steps=400_000, eval_every=25_000,
+             eval_episodes=10, learning_rate=1e-4, batch_size=32, buffer_size=100_000, learning_starts=10_000,
+             train_freq=4, gradient_steps=1, gamma=0.99, n_steps=3, double=True, tau=1.0,
+             target_update_interval=250, epsilon_end=0.01, exploration_fraction=0.25, max_grad_norm=10.0)
+# Pong: the deterministic emulator (no sticky actions, as v4 and the published Pong results) so that the
+# numbers compare like with like; --repeat-action-probability 0.25 gives v5's own sticky actions.
+PRESETS["ALE/Pong-v5"] = dict(ATARI, repeat_action_probability=0.0)
+
+
 # --rainbow: every extension at once (Hessel et al., 2018) but the distributional head (C51), which this
 # chapter leaves out. Applied over the env's preset; a flag on the command line still wins.
 RAINBOW = dict(double=True, dueling=True, noisy=True, per=True, n_steps=3)
 
 
 def make_env(config, render_mode=None):
-    """The env `config` describes (discrete torques for a Box action, a history for the LSTM)."""
+    """The env `config` describes (discrete torques for a Box action, a history for the LSTM, Atari frames)."""
     return make_dqn_env(config.env_id, config.discrete_actions, config.sigma, config.max_episode_steps,
-                        config.history if config.network == "lstm" else 0, render_mode=render_mode)
+                        config.history if config.network == "lstm" else 0, render_mode=render_mode,
+                        repeat_action_probability=config.repeat_action_probability)
 
 
 def get_config(argv=None):
     """The config from the command line, with the env's preset defaults applied, checked."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    presets = PRESETS
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--env-id", default=Config.env_id)
+    env_id = peek.parse_known_args(argv)[0].env_id
+    presets = dict(PRESETS)
+    if env_id not in PRESETS and is_atari(env_id):  # any other Atari game: Pong's settings
+        presets[env_id] = ATARI
     if "--rainbow" in argv:  # the rainbow preset sits over the env's one, under the flags given
-        peek = argparse.ArgumentParser(add_help=False)
-        peek.add_argument("--env-id", default=Config.env_id)
-        env_id = peek.parse_known_args(argv)[0].env_id
-        presets = {**PRESETS, env_id: {**PRESETS.get(env_id, {}), **RAINBOW}}
+        presets[env_id] = {**presets.get(env_id, {}), **RAINBOW}
     config = parse_config(Config, argv, __doc__.split("\n")[0], presets)
-    if config.network not in ("mlp", "lstm"):
-        raise UserError(f"--network must be mlp or lstm, got {config.network!r}")
+    if config.network not in ("mlp", "lstm", "cnn"):
+        raise UserError(f"--network must be mlp or lstm (or cnn, for an Atari game), got {config.network!r}")
+    if config.convolutions not in CONVOLUTIONS:
+        raise UserError(f"--convolutions must be one of {', '.join(CONVOLUTIONS)}, got {config.convolutions!r}")
+    if (config.network == "cnn") != is_atari(config.env_id):
+        raise UserError(f"--network cnn is for Atari games' frames and they need it; {config.env_id!r} with "
+                        f"--network {config.network} does not fit")
+    if config.repeat_action_probability > 1:
+        raise UserError("--repeat-action-probability must be at most 1 (-1: the env id's own)")
     if min(config.total_steps, config.eval_every, config.eval_episodes, config.batch_size, config.train_freq,
            config.gradient_steps, config.target_update_interval, config.n_steps, *config.hidden) < 1:
         raise UserError("step counts, sizes and intervals must be positive")
@@ -172,13 +198,14 @@ def main(argv=None):
     check_writable(config.save_dir)
     env, eval_env, agent = build(config, device)
     algo = algo_name(config)
-    run_dir = make_run_dir(config.log_dir, config.env_id, algo, config.seed)
+    env_name = config.env_id.replace("/", "-")  # ALE/Pong-v5 -> ALE-Pong-v5: one file, not a folder
+    run_dir = make_run_dir(config.log_dir, env_name, algo, config.seed)
     obs_shape, n_actions = env.observation_space.shape, agent.n_actions
 
     writer = SummaryWriter(run_dir)
     writer.add_text("config", config_markdown(config))
     eval_log = EvalLog(run_dir)
-    path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
+    path = Path(config.save_dir) / f"{env_name}__{algo}__{config.seed}.pth"
     best = dict(eval_return=-np.inf, step=0, saved=False)
     recent = [float("nan")]
     bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)  # off when not a terminal

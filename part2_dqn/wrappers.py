@@ -5,7 +5,9 @@ DQN outputs one Q-value per action, so the action set must be finite. Pendulum's
 out again here because each part stands alone) and scales observations and rewards to ranges a network
 likes. Any env with a flat Box observation and Discrete actions (CartPole, LunarLander, ...) is used as is;
 a Discrete observation (FrozenLake's cell number) is one-hot encoded, MultiBinary and MultiDiscrete ones
-are passed on as float vectors (`FloatObservation`).
+are passed on as float vectors (`FloatObservation`). An Atari game (`ALE/Pong-v5`, any ALE id) gets
+gymnasium's own Atari wrappers (`make_atari_env`): the observation is then a stack of 4 grayscale 84x84
+uint8 frames.
 """
 import math
 
@@ -133,12 +135,87 @@ class HistoryWrapper(gym.Wrapper):
         return self.buffer.copy(), reward, terminated, truncated, info
 
 
-def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history=0, render_mode=None):
+class ClipRewardSign(gym.RewardWrapper):
+    """Train on sign(reward) in {-1, 0, +1}; `info["raw_reward"]` keeps the game's own score.
+
+    DQN's Atari recipe (Mnih et al., 2015): one learning rate and one Huber loss then fit every game,
+    whether a point is worth 1 (Pong) or 1000. Evaluation, the logged returns and test.py add up
+    `raw_reward`, so they report the game's real score (-21 to 21 in Pong).
+    """
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["raw_reward"] = reward
+        return obs, float(np.sign(reward)), terminated, truncated, info
+
+
+HISTORY_FRAMES = 4  # an Atari observation is the last 4 frames: one frame shows where the ball is, not where it goes
+
+
+def atari_spec(env_id):
+    """gymnasium's spec of `env_id` if it is an Atari game (the ALE registers its ids when imported), else None."""
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        try:
+            import ale_py  # registers ALE/Pong-v5, PongNoFrameskip-v4, ... with gymnasium
+        except ImportError:
+            return None
+        gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every env made
+        try:
+            spec = gym.spec(env_id)
+        except gym.error.Error:
+            return None
+    return spec if str(spec.entry_point).startswith("ale_py") else None
+
+
+def is_atari(env_id):
+    return atari_spec(env_id) is not None
+
+
+def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, render_mode=None):
+    """An Atari game as DQN sees it, built from gymnasium's own wrappers; observations (4, 84, 84) uint8.
+
+    - `frameskip=1` at make: AtariPreprocessing does the frame skipping itself (4 frames per action, the
+      max of the last two, because the Atari drew some objects only every other frame and a single frame
+      can miss them), after 0-30 random no-op actions at reset so that episodes do not all start alike;
+    - 84x84 grayscale: colour tells nothing in Pong, and a smaller image is a cheaper network input;
+    - FrameStackObservation(4) with zero padding: the last 4 frames, so the network sees motion; the
+      first observation of an episode is three zero frames and the first frame (the replay memory
+      rebuilds stacks the same way);
+    - ClipRewardSign: the agent learns from the reward's sign, evaluation reports the game's score.
+    `repeat_action_probability` is ALE's "sticky actions": with that probability the emulator repeats the
+    previous action instead of the chosen one. -1 keeps the id's own: 0.25 for ALE/*-v5, 0 for *-v4 (the
+    deterministic emulator of the published DQN results). `max_episode_steps` > 0 cuts episodes after
+    that many agent steps (each 4 frames).
+    """
+    spec = atari_spec(env_id)
+    kwargs = dict(frameskip=1)
+    if repeat_action_probability >= 0:
+        kwargs["repeat_action_probability"] = repeat_action_probability
+    try:
+        env = gym.make(spec.id, render_mode=render_mode, **kwargs)
+    except gym.error.Error as e:
+        raise UserError(f"cannot create {env_id!r}: {e}") from None
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
+    if max_episode_steps > 0:
+        env = gym.wrappers.TimeLimit(env, max_episode_steps)
+    env = ClipRewardSign(env)
+    return gym.wrappers.FrameStackObservation(env, HISTORY_FRAMES, padding_type="zero")
+
+
+def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history=0, render_mode=None,
+             repeat_action_probability=-1.0):
     """The env DQN trains on: Box observation, Discrete actions; Box actions only via `discrete_actions`.
 
     `max_episode_steps` > 0 replaces the env's own time limit (Pendulum: 200); `history` > 0 wraps the env
-    for the LSTM network.
+    for the LSTM network. An Atari id gets `make_atari_env` (with `repeat_action_probability`).
     """
+    if is_atari(env_id):
+        if history > 0:
+            raise UserError(f"{env_id!r} is an Atari game: use --network cnn (it sees a stack of frames), not lstm")
+        return make_atari_env(env_id, repeat_action_probability, max_episode_steps, render_mode)
     try:
         gym.spec(env_id)
     except gym.error.Error as e:
@@ -162,7 +239,7 @@ def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history
         env = FloatObservation(env)
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         raise UserError(f"{env_id!r} has observations {env.observation_space}; this DQN needs a flat Box "
-                        "(a vector of numbers), not images or dictionaries")
+                        "(a vector of numbers) or an Atari game's frames, not other images or dictionaries")
     if history > 0:
         env = HistoryWrapper(env, history)
     return env

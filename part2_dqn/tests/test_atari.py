@@ -1,0 +1,265 @@
+"""Pong from pixels (issue 13): the Atari env, frames stored once, the CNN, and the agent on frames.
+
+No Pong training here: the real env is run for a few steps, everything else on a tiny synthetic image
+env whose frames say which episode and step they come from.
+
+    the env is gymnasium's own wrappers: frameskip 1 at make, AtariPreprocessing, 4 zero-padded frames
+    the agent learns from the reward's sign; evaluation and the logged returns are the game's score
+    FrameReplayMemory rebuilds exactly the stacks a naive store of the same transitions holds (n-step,
+    PER, terminations, truncations, the ring wrapping), never crossing an episode's start
+    the CNN takes uint8 pixels and scales them itself; FastAgent reaches Agent's weights on it
+"""
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import train
+from agent import Agent
+from fast import FastAgent
+from memory import FrameReplayMemory, PrioritizedFrameReplayMemory, ReplayMemory, make_memory
+from networks import CNNQNetwork, NoisyLinear
+from utils import UserError
+from wrappers import ClipRewardSign, make_env
+
+SIZE = 36  # the smallest square image both CNNs take (8x8 stride 4, 4x4 stride 2, 3x3)
+
+
+class Flashes(gym.Env):
+    """A tiny image env: frame t of episode e is noise with pixel (0, 0) = e + 1 and (0, 1) = t + 1, so a
+    stack shows where each of its frames came from (a zero frame: padding). Episodes last 1 to 7 steps
+    and end by termination or truncation at random. Reward r_t = 100 * (t + 1) - 250 * action."""
+
+    observation_space = gym.spaces.Box(0, 255, (SIZE, SIZE), np.uint8)
+    action_space = gym.spaces.Discrete(3)
+
+    def __init__(self):
+        self.episode = -1
+
+    def frame(self):
+        image = self.np_random.integers(1, 256, (SIZE, SIZE), dtype=np.uint8)
+        image[0, 0], image[0, 1] = self.episode + 1, self.t + 1
+        return image
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.episode, self.t = self.episode + 1, 0
+        self.length, self.ends_by = int(self.np_random.integers(1, 8)), self.np_random.choice(["term", "trunc"])
+        return self.frame(), {}
+
+    def step(self, action):
+        reward = 100.0 * (self.t + 1) - 250.0 * action
+        self.t += 1
+        over = self.t == self.length
+        return self.frame(), reward, over and self.ends_by == "term", over and self.ends_by == "trunc", {}
+
+
+def flashes(stack=4):
+    """Flashes as make_atari_env wraps a game: sign rewards for training, 4 frames, zero padding."""
+    return gym.wrappers.FrameStackObservation(ClipRewardSign(Flashes()), stack, padding_type="zero")
+
+
+def image_agent(agent_class=Agent, **changes):
+    settings = dict(env_id="ALE/Pong-v5", network="cnn", convolutions="small", hidden=[16], batch_size=8,
+                    buffer_size=500, learning_starts=0, seed=0, n_steps=1, total_steps=10_000)
+    config = dataclasses.replace(train.get_config(["--env-id", "ALE/Pong-v5"]), **{**settings, **changes})
+    torch.manual_seed(0)
+    return agent_class(config, (4, SIZE, SIZE), 3)
+
+
+# ---------- the env ----------
+
+def test_pong_is_gymnasiums_atari_wrappers_with_zero_padded_frames():
+    env = make_env("ALE/Pong-v5")
+    chain, layer = [], env
+    while isinstance(layer, gym.Wrapper):
+        chain.append(type(layer).__name__)
+        layer = layer.env
+    assert chain[:3] == ["FrameStackObservation", "ClipRewardSign", "AtariPreprocessing"]
+    preprocessing = env.env.env
+    assert preprocessing.frame_skip == 4 and preprocessing.noop_max == 30
+    assert env.unwrapped._frameskip == 1  # the emulator steps single frames; the wrapper skips and max-pools
+    assert env.observation_space.shape == (4, 84, 84) and env.observation_space.dtype == np.uint8
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)  # v5's own
+    obs, _ = env.reset(seed=0)
+    assert not obs[:3].any() and obs[3].any()  # three zero frames, then the first
+    for _ in range(3):
+        next_obs, reward, *_ = env.step(0)
+        np.testing.assert_array_equal(next_obs[:3], obs[1:])  # the stack moves on by one frame
+        obs = next_obs
+    assert obs[1:].all(axis=(1, 2)).any()
+    env.close()
+
+
+def test_pong_preset_uses_the_deterministic_emulator_and_the_cnn():
+    config = train.get_config(["--env-id", "ALE/Pong-v5"])
+    assert config.network == "cnn" and config.repeat_action_probability == 0.0
+    env = train.make_env(config)
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0
+    sticky = train.make_env(dataclasses.replace(config, repeat_action_probability=0.25))
+    assert sticky.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)
+    # any other Atari id gets the Atari settings with its own emulator
+    other = train.get_config(["--env-id", "PongNoFrameskip-v4"])
+    assert other.network == "cnn" and other.repeat_action_probability == -1.0
+    assert train.make_env(other).unwrapped.ale.getFloat("repeat_action_probability") == 0.0
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--env-id", "ALE/Pong-v5", "--network", "mlp"], ["cnn"]),
+    (["--env-id", "CartPole-v1", "--network", "cnn"], ["cnn"]),
+    (["--env-id", "ALE/Pong-v5", "--convolutions", "huge"], ["nature", "small"]),
+])
+def test_atari_bad_input_is_one_line(args, words):
+    with pytest.raises(UserError) as error:
+        train.get_config(args)
+    assert all(word in str(error.value) for word in words)
+
+
+def test_the_agent_learns_from_the_reward_sign_and_reports_the_score():
+    agent = image_agent(epsilon_start=1.0, epsilon_end=1.0)  # random actions: rewards of all signs
+    env = flashes()
+    agent.collect_rollouts(env, 60)
+    rewards = agent.memory.rewards[agent.memory.valid]
+    assert set(np.unique(rewards)) <= {-1.0, 0.0, 1.0} and len(np.unique(rewards)) >= 2
+    # the logged returns add up the game's own rewards (multiples of 50), not the signs
+    returns = [r for r, _ in agent.finished_episodes]
+    assert any(abs(r) > 7 for r in returns) and all(r % 50 == 0 for r in returns)
+    # greedy evaluation reports the game's score too
+    mean, _ = agent.evaluate(flashes(), 3, seed=5)
+    assert round(3 * mean) % 50 == 0 and abs(mean) > 7
+
+
+# ---------- the memory: frames stored once, stacks rebuilt ----------
+
+def fill_both(n_steps, per, capacity, steps=300):
+    """Two agents from one seed on Flashes: one with a naive memory of whole stacks that never wraps, one
+    with the frame memory `capacity` slots long. Epsilon 1: the same random actions on both sides."""
+    agents = []
+    for naive in (True, False):
+        agent = image_agent(n_steps=n_steps, per=per, buffer_size=capacity, epsilon_start=1.0, epsilon_end=1.0)
+        if naive:
+            agent.memory = ReplayMemory(10_000, (4, SIZE, SIZE), seed=0)
+        env = flashes()
+        for chunk in (1, 2, 97, steps - 100):  # rounds of several lengths, as train_freq makes them
+            agent.collect_rollouts(env, chunk)
+        agents.append(agent)
+    return agents
+
+
+@pytest.mark.parametrize("n_steps,per,capacity", [(1, False, 1000), (1, False, 61), (3, False, 67),
+                                                  (3, True, 64), (5, False, 50)],
+                         ids=["1step", "1step-wrapped", "3step-wrapped", "3step-per", "5step-wrapped"])
+def test_frame_memory_rebuilds_the_stacks_of_a_naive_store(n_steps, per, capacity):
+    naive, frames = fill_both(n_steps, per, capacity)
+    memory = frames.memory
+    assert isinstance(memory, PrioritizedFrameReplayMemory if per else FrameReplayMemory)
+    slots = np.flatnonzero(memory.valid[:memory.size])
+    slots = slots[np.argsort(memory.stream[slots])]  # oldest first
+    assert 0 < len(slots) <= capacity and len(slots) == len(memory)
+    if capacity < 300:
+        assert memory.size == capacity  # the ring wrapped
+    n = len(naive.memory)
+    expected = naive.memory.gather(np.arange(n - len(slots), n))  # the same transitions, whole stacks
+    for name, mine, theirs in zip(["obs", "actions", "rewards", "next_obs", "terminated", "discounts"],
+                                  memory.gather(slots), expected):
+        assert torch.equal(mine.to(theirs.dtype), theirs), name
+    obs, next_obs = memory.gather(slots)[0], memory.gather(slots)[3]
+    assert obs.dtype == torch.uint8 and next_obs.dtype == torch.uint8
+    # the stacks never reach into another episode: every real frame carries the episode of the newest
+    for stacks in (obs, next_obs):
+        episodes = stacks[:, :, 0, 0]
+        assert ((episodes == 0) | (episodes == episodes[:, -1:])).all()
+    assert (obs[:, :, 0, 0] == 0).any()  # some stacks start an episode (zero frames), and are tested
+    # sampling draws transitions only, never an episode's end-of-episode slot
+    for _ in range(20):
+        assert memory.valid[memory.sample_indices(min(32, len(memory)))].all()
+
+
+def test_frame_memory_holds_each_frame_once():
+    obs_shape = (4, 84, 84)
+    frames = FrameReplayMemory(1000, obs_shape, n_steps=3)
+    naive = ReplayMemory(1000, obs_shape)
+    bytes_of = lambda m: sum(v.nbytes for v in vars(m).values() if isinstance(v, np.ndarray))
+    assert bytes_of(frames) / 1000 < 84 * 84 * 1.01 + 64  # one uint8 frame and a few numbers per transition
+    assert bytes_of(naive) / 1000 > 8 * 84 * 84 * 4  # two float32 stacks of four
+    config = train.get_config(["--env-id", "ALE/Pong-v5", "--buffer-size", "100"])
+    assert isinstance(make_memory(config, obs_shape), FrameReplayMemory)
+    assert isinstance(make_memory(dataclasses.replace(config, per=True), obs_shape), PrioritizedFrameReplayMemory)
+
+
+def test_frame_memory_end_of_episode_slots_have_zero_priority():
+    _, frames = fill_both(3, True, 64, steps=120)
+    memory = frames.memory
+    ends = np.flatnonzero(~memory.valid[:memory.size])
+    assert len(ends) > 0 and (memory.tree[ends] == 0).all()
+    assert (memory.tree[np.flatnonzero(memory.valid)] > 0).all()
+
+
+# ---------- the network ----------
+
+def test_cnn_shapes_and_sizes_by_hand():
+    # 84 -> (84 - 8) / 4 + 1 = 20 -> (20 - 4) / 2 + 1 = 9 -> 9 - 3 + 1 = 7: 64 x 7 x 7 = 3,136 features
+    nature = CNNQNetwork((4, 84, 84), 6, [512], "nature")
+    small = CNNQNetwork((4, 84, 84), 6, [256], "small")  # 32 x 9 x 9 = 2,592
+    assert nature.head.net[0].in_features == 3136 and small.head.net[0].in_features == 2592
+    count = lambda net: sum(p.numel() for p in net.parameters())
+    assert count(nature) == (4 * 32 * 64 + 32) + (32 * 64 * 16 + 64) + (64 * 64 * 9 + 64) + (3136 * 512 + 512) + (512 * 6 + 6)
+    assert count(small) == (4 * 16 * 64 + 16) + (16 * 32 * 16 + 32) + (2592 * 256 + 256) + (256 * 6 + 6)
+    assert nature(torch.zeros(5, 4, 84, 84, dtype=torch.uint8)).shape == (5, 6)
+
+
+def test_cnn_takes_uint8_pixels_and_scales_them_itself():
+    torch.manual_seed(0)
+    net = CNNQNetwork((4, SIZE, SIZE), 3, [16], "small")
+    pixels = torch.randint(0, 256, (2, 4, SIZE, SIZE), dtype=torch.uint8)
+    out = net(pixels)
+    torch.testing.assert_close(out, net.head(net.convolutions(pixels.float() / 255.0)))
+    assert not torch.allclose(out, net.head(net.convolutions(pixels.float())))  # unscaled would differ
+
+
+def test_cnn_dueling_and_noisy_heads():
+    net = CNNQNetwork((4, SIZE, SIZE), 3, [16], "nature", dueling=True, noisy=True)
+    assert net.head.dueling and all(isinstance(m, NoisyLinear) for m in (net.head.net[0], net.head.value, net.head.advantage))
+    assert not any(isinstance(m, NoisyLinear) for m in net.convolutions.modules())
+    assert net(torch.zeros(2, 4, SIZE, SIZE, dtype=torch.uint8)).shape == (2, 3)
+
+
+# ---------- the agent on frames ----------
+
+@pytest.mark.parametrize("changes", [dict(double=True, n_steps=3, tau=1.0, target_update_interval=3),
+                                     dict(double=False, n_steps=1, tau=0.5, target_update_interval=2, per=True)],
+                         ids=["double-3step-hardcopy", "per"])
+def test_fast_agent_reaches_the_textbook_weights_on_frames(changes):
+    agents = []
+    for agent_class in (Agent, FastAgent):
+        agent = image_agent(agent_class, learning_rate=1e-3, epsilon_start=1.0, epsilon_end=1.0, **changes)
+        agent.collect_rollouts(flashes(), 80)
+        agents.append(agent)
+    textbook, fast = agents
+    start = [p.clone() for p in textbook.q_network.parameters()]
+    losses = [[agent.learn(steps) for steps in (3, 4)] for agent in agents]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4, atol=1e-6)
+    for a, b in zip(textbook.q_network.parameters(), fast.q_network.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert all(not torch.allclose(p, q) for p, q in zip(textbook.q_network.parameters(), start))
+
+
+def test_test_py_plays_an_atari_checkpoint_and_writes_a_gif(tmp_path, capsys):
+    import test as test_script
+
+    config = train.get_config(["--env-id", "ALE/Pong-v5", "--buffer-size", "32", "--max-episode-steps", "20"])
+    env, _, agent = train.build(config)
+    path = tmp_path / "pong.pth"
+    train.save_checkpoint(path, {"part": "part2_dqn", "algo": "dqn", "state_dict": agent.q_network.state_dict(),
+                                 "config": dataclasses.asdict(config), "obs_shape": list(env.observation_space.shape),
+                                 "n_actions": int(env.action_space.n), "eval_return": 0.0, "step": 0})
+    gif = tmp_path / "pong.gif"
+    test_script.main([str(path), "--episodes", "2", "--gif", str(gif), "--json"])
+    result = capsys.readouterr().out
+    assert '"episodes": 2' in result and '"network": "cnn"' in result
+    from PIL import Image
+    with Image.open(gif) as image:
+        # the game's own screen; one episode of 20 steps (Pillow merges repeated frames: the serve repeats some)
+        assert image.size == (160, 210) and 1 < image.n_frames <= 20
