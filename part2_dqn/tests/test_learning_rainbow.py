@@ -1,7 +1,10 @@
 """Seeded learning test of the combination (--rainbow: Double + Dueling + Noisy + 3-step + PER): fails
-when learning with every option at once breaks. A small budget (6,000 steps, about 17 s of CPU): the
-greedy policy (mean weights) must balance 150 steps on average over 5 episodes at one of its
-evaluations; a random policy balances about 20. Seed 1 is a tuning seed, never a benchmark one."""
+when learning with every option at once breaks. A small budget (6,000 steps, about 12 s of CPU): the
+greedy policy (mean weights) must balance 210 steps on average over 5 episodes at one of its
+evaluations; a random policy balances about 20. The bound comes from a rule written down before the
+runs it uses (NOTES.md, "The Rainbow CartPole learning test: its bound"): 0.75 times the smallest best
+evaluation of this setting over seeds 1, 2 and 3 (294.8, 398.8, 285.2), rounded down to a multiple of
+10. Seed 1 is a tuning seed, never a benchmark one."""
 import torch
 
 from train import build, get_config
@@ -20,4 +23,4 @@ def test_cartpole_learns_with_rainbow():
     best = []
     agent.train(env, on_eval=lambda step, seconds: best.append(agent.evaluate(eval_env, 5, seed=step)[0]))
     assert agent.epsilon == 0.0  # the noise explored, not epsilon
-    assert max(best) >= 150, best
+    assert max(best) >= 210, best
