@@ -120,8 +120,12 @@ class Agent:
         self.done = np.zeros(envs.num_envs, dtype=bool)  # did the previous step end each sub-env's episode?
 
     def collect_rollouts(self, envs):
-        """Fill the buffer with n_steps vector steps of the current policy (numpy, one step of all envs at a time)."""
-        buffer, started = self.buffer, time.perf_counter()
+        """Fill the buffer with n_steps vector steps of the current policy (numpy, one step of all envs at a time).
+
+        collect_seconds counts the CPU time spent here (time.process_time: other processes' load drops out),
+        the figure train.py compares with the env's raw random-action step rate.
+        """
+        buffer, started = self.buffer, time.process_time()
         obs, done = self.obs, self.done
         for t in range(buffer.n_steps):
             actions = self.policy.sample(obs)
@@ -140,15 +144,17 @@ class Agent:
         buffer.last_obs[:] = obs
         self.obs, self.done = obs, done
         self.steps += buffer.n_steps * buffer.num_envs  # every slot counts, the reset-only ones too
-        self.collect_seconds += time.perf_counter() - started
+        self.collect_seconds += time.process_time() - started
 
     def track_episodes(self, rewards, done, valid):
-        """Undiscounted returns and lengths of the training episodes, in the env's own reward scale."""
+        """Undiscounted returns and lengths of the training episodes, in the env's own reward scale.
+
+        Whole arrays at a time (no Python loop over the envs): this runs at every vector step.
+        """
         self.episode_returns += rewards * valid
-        self.episode_lengths += valid.astype(np.int64)
+        self.episode_lengths += valid
         if done.any():
-            for i in np.flatnonzero(done):
-                self.finished_episodes.append((float(self.episode_returns[i]), int(self.episode_lengths[i])))
+            self.finished_episodes += zip(self.episode_returns[done].tolist(), self.episode_lengths[done].tolist())
             self.episode_returns[done], self.episode_lengths[done] = 0.0, 0
 
     # ---------- learning ----------
@@ -266,13 +272,14 @@ class Agent:
                     on_frame(episode)
         return float(returns.mean()), float(returns.std())
 
-    def train(self, envs, on_log=None, on_eval=None):
+    def train(self, envs, on_log=None, on_eval=None, on_update=None):
         """Rollouts and updates until total_steps env steps (all envs counted). Returns training seconds.
 
         `on_log(step, stats, episodes)` at most every 2,000 steps (once episodes have finished), with the last
         update's stats and the (return, length) of the episodes finished since the last call; `on_eval(step, train_seconds)` every
         eval_every steps and once at the end (unless the last one was at the final step), so a finished run
-        always evaluates its final policy. train_seconds excludes the time spent in on_eval.
+        always evaluates its final policy. `on_update(step)` after every update, for measurements (train.py's
+        raw-speed probe). train_seconds excludes the time spent in on_eval and on_update.
         """
         c = self.config
         self.start(envs, seed=c.seed)
@@ -281,6 +288,10 @@ class Agent:
         while self.steps < c.total_steps:
             self.collect_rollouts(envs)
             stats = self.learn()
+            if on_update is not None:  # a measurement, not training: off the training clock
+                paused = time.perf_counter()
+                on_update(self.steps)
+                started += time.perf_counter() - paused
             if on_log is not None and self.steps >= next_log and self.finished_episodes:
                 on_log(self.steps, stats, self.finished_episodes)
                 self.finished_episodes, next_log = [], self.steps + 2_000

@@ -48,7 +48,7 @@ def main(argv=None):
             curves = []
             for seed in args.seeds:
                 summary = train.main(["--env-id", args.env_id, "--algo", algo, "--seed", str(seed),
-                                      "--total-steps", str(args.total_steps), "--raw-speed-seconds", "0",
+                                      "--total-steps", str(args.total_steps), "--raw-speed-every", "0",
                                       "--log-dir", args.log_dir, "--save-dir", models]
                                      + (["--shared"] if shared else []))
                 curves.append(read_curve(summary["run_dir"]))

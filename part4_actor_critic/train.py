@@ -62,7 +62,8 @@ class Config:
     normalize_obs: bool = arg(False, "normalise observations by running mean and std (kept in the checkpoint)")
     normalize_reward: bool = arg(False, "scale rewards by the running std of the discounted return")
     log_std_init: float = arg(0.0, "Box actions: initial log standard deviation of the Gaussian")
-    raw_speed_seconds: float = arg(1.0, "seconds of random-action stepping before and after training, to compare speeds")
+    raw_speed_every: int = arg(50, "time one rollout of random actions on a copy of the vector env every this many "
+                                   "updates, to compare collection with (0 = never)")
     torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
 
 
@@ -140,19 +141,39 @@ def build(config, device="cpu"):
     return envs, eval_env, agent
 
 
-def raw_step_rate(config, seconds):
-    """Env steps per second of the training vector env with random actions and no learning (all envs counted)."""
-    envs = make_envs(config)
-    envs.action_space.seed(config.seed)
-    envs.reset(seed=config.seed)
-    sample, step, calls, started = envs.action_space.sample, envs.step, 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        for _ in range(100):
-            step(sample())
-        calls += 100
-    rate = calls * envs.num_envs / (time.perf_counter() - started)
-    envs.close()
-    return rate
+class RawSpeedProbe:
+    """The raw step rate of the training vector env with random actions, measured during the run.
+
+    Every `every` updates (the first one included), right after the update, a second copy of the vector env
+    takes one rollout's worth of vector steps with random actions: the same env, the same number of steps
+    and the same moment as a rollout of collection (straight after a gradient step, whose work has pushed
+    the env's code and data out of the CPU caches), minus the policy and the bookkeeping. Timed in CPU
+    seconds like Agent.collect_seconds, so other processes' load drops out of the ratio. About 2% extra
+    environment steps (every=50); they train nothing and are not counted in the run's steps.
+    """
+
+    def __init__(self, config, every):
+        self.envs, self.every, self.n_steps = make_envs(config), every, config.n_steps
+        self.envs.action_space.seed(config.seed)
+        self.envs.reset(seed=config.seed + 20_000)
+        self.updates, self.steps, self.seconds = 0, 0, 0.0
+
+    def __call__(self, step):
+        self.updates += 1
+        if (self.updates - 1) % self.every:
+            return
+        sample, env_step, started = self.envs.action_space.sample, self.envs.step, time.process_time()
+        for _ in range(self.n_steps):
+            env_step(sample())
+        self.seconds += time.process_time() - started
+        self.steps += self.n_steps * self.envs.num_envs
+
+    def rate(self):
+        """Env steps per CPU second, all envs counted."""
+        return self.steps / self.seconds
+
+    def close(self):
+        self.envs.close()
 
 
 def main(argv=None):
@@ -167,7 +188,7 @@ def main(argv=None):
     path = Path(config.save_dir) / f"{config.env_id}__{algo}__{config.seed}.pth"
     best = dict(eval_return=-np.inf, step=0, saved=False)
     recent = [float("nan")]
-    raw_rates = [raw_step_rate(config, config.raw_speed_seconds)] if config.raw_speed_seconds > 0 else []
+    probe = RawSpeedProbe(config, config.raw_speed_every) if config.raw_speed_every > 0 else None
     progress = Progress(config.total_steps)
     started = time.perf_counter()
 
@@ -199,7 +220,7 @@ def main(argv=None):
             best["saved"] = True
 
     try:
-        train_seconds = agent.train(envs, on_log=on_log, on_eval=on_eval)
+        train_seconds = agent.train(envs, on_log=on_log, on_eval=on_eval, on_update=probe)
     except KeyboardInterrupt:
         progress.close()
         writer.close()
@@ -208,24 +229,23 @@ def main(argv=None):
               file=sys.stderr)
         sys.exit(130)
     progress.close()
-    if config.raw_speed_seconds > 0:
-        raw_rates.append(raw_step_rate(config, config.raw_speed_seconds))
     collect_rate = agent.steps / agent.collect_seconds
     summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
                    steps_per_second=round(agent.steps / train_seconds, 1),
                    collect_steps_per_second=round(collect_rate, 1),
                    wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
                    best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
-    if raw_rates:  # measured before and after training, averaged: the machine's load drifts
-        raw = float(np.mean(raw_rates))
+    if probe is not None:  # both in CPU seconds, both right after gradient steps
+        raw = probe.rate()
+        probe.close()
         summary.update(raw_steps_per_second=round(raw, 1), collect_fraction_of_raw=round(collect_rate / raw, 3))
-        writer.add_text("speed", f"collection {collect_rate:,.0f} steps/s = {collect_rate / raw:.0%} of the raw "
-                                 f"random-action rate {raw:,.0f} steps/s of the same vector env")
+        writer.add_text("speed", f"collection {collect_rate:,.0f} steps per CPU second = {collect_rate / raw:.0%} "
+                                 f"of the raw random-action rate {raw:,.0f} of the same vector env")
     eval_log.finish(**summary)
     writer.close()
     envs.close()
     speed = f"{summary['steps_per_second']:,.0f} steps/s (collection {collect_rate:,.0f}"
-    speed += f", {summary['collect_fraction_of_raw']:.0%} of raw random-action stepping)" if raw_rates else ")"
+    speed += f", {summary['collect_fraction_of_raw']:.0%} of raw random-action stepping)" if probe else ")"
     saved = f"model saved to {path}" if best["saved"] else "no model saved"
     print(f"{config.env_id} ({algo}): best greedy evaluation {best['eval_return']:.1f} at step {best['step']}, "
           f"{speed}; {saved}; logs in {run_dir}")

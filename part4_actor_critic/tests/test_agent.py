@@ -234,3 +234,76 @@ def test_the_checkpoint_carries_the_observation_statistics():
     np.testing.assert_array_equal(other.greedy_action(obs), agent.greedy_action(obs))
     np.testing.assert_allclose(other.observe(obs[None]), agent.observe(obs[None]))
     assert not np.allclose(agent.observe(obs[None]), obs)  # the statistics are not the identity
+
+
+class FakeClock:
+    """Stands in for the `time` module of agent.py or train.py: a clock that moves only when a test moves it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    process_time = perf_counter
+
+
+def test_on_update_follows_every_update_and_stays_off_the_training_clock(monkeypatch):
+    """train.py's raw-speed probe runs through on_update: right after each update, and its time is not training."""
+    import agent as agent_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(agent_module, "time", clock)
+    config = get_config(["--total-steps", "80", "--eval-every", "1000", "--num-envs", "4", "--n-steps", "5"])
+    envs, _, agent = build(config)
+    events, learn = [], agent.learn
+
+    def timed_learn():  # one second of training per update
+        clock.now += 1.0
+        events.append("learn")
+        return learn()
+
+    def on_update(step):  # a hundred seconds of measuring
+        clock.now += 100.0
+        events.append(("update", step))
+
+    monkeypatch.setattr(agent, "learn", timed_learn)
+    train_seconds = agent.train(envs, on_update=on_update)
+    assert events == ["learn", ("update", 20), "learn", ("update", 40), "learn", ("update", 60), "learn", ("update", 80)]
+    assert train_seconds == 4.0
+
+
+def test_collection_is_timed_in_cpu_seconds(monkeypatch):
+    """collect_seconds and the raw probe share one clock, the process's CPU time, so the load of other
+    processes drops out of their ratio."""
+    import agent as agent_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(agent_module, "time", type("CpuOnly", (), {"process_time": clock.perf_counter,
+                                                                   "perf_counter": lambda: 0.0}))
+    config = get_config(["--num-envs", "2", "--n-steps", "3"])
+    envs, _, agent = build(config)
+    agent.start(envs, seed=0)
+    step = envs.step
+    envs.step = lambda actions: setattr(clock, "now", clock.now + 0.5) or step(actions)
+    agent.collect_rollouts(envs)
+    assert agent.collect_seconds == 1.5 and agent.steps == 6
+
+
+def test_the_raw_speed_probe_times_one_rollout_of_random_steps_every_few_updates(monkeypatch):
+    import train
+
+    clock = FakeClock()
+    monkeypatch.setattr(train, "time", clock)
+    config = get_config(["--num-envs", "4", "--n-steps", "5"])
+    envs, _, agent = build(config)
+    probe = train.RawSpeedProbe(config, every=3)
+    assert probe.envs is not envs
+    actions, step = [], probe.envs.step
+    probe.envs.step = lambda a: actions.append(a) or setattr(clock, "now", clock.now + 0.25) or step(a)
+    for update in range(1, 8):
+        probe(update * 20)
+    # windows after updates 1, 4 and 7: five vector steps of four envs each
+    assert len(actions) == 15 and probe.steps == 60 and probe.seconds == 3.75 and probe.rate() == 16.0
+    assert len({tuple(a) for a in actions}) > 1  # random actions, not the policy's
+    probe.close()

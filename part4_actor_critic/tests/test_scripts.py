@@ -15,7 +15,7 @@ from utils import run_main
 
 PART_DIR = Path(__file__).resolve().parents[1]
 TINY = ["--total-steps", "1200", "--eval-every", "600", "--eval-episodes", "2", "--num-envs", "4",
-        "--raw-speed-seconds", "0.1", "--max-episode-steps", "100"]
+        "--raw-speed-every", "5", "--max-episode-steps", "100"]
 
 
 @pytest.mark.parametrize("env_id,flags,algo", [
@@ -56,7 +56,7 @@ def test_a_run_shorter_than_eval_every_leaves_a_loadable_model(run_script, tmp_p
 
     model = tmp_path / "models" / "CartPole-v1__a2c__1.pth"
     done = run_in_process(train.main, ["--total-steps", "200", "--eval-every", "10000", "--eval-episodes", "1",
-                                       "--raw-speed-seconds", "0", "--log-dir", tmp_path / "logs",
+                                       "--raw-speed-every", "0", "--log-dir", tmp_path / "logs",
                                        "--save-dir", model.parent], capsys)
     assert done.returncode == 0, done.stderr
     assert f"model saved to {model}" in done.stdout
@@ -139,7 +139,7 @@ def test_bad_model_files(capsys, tmp_path):
                        "not a part4_actor_critic checkpoint", "part2_dqn")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     assert_clean_error(run_in_process(play.main, [tmp_path / "junk.pth"], capsys), "not a readable checkpoint")
-    train.main(["--total-steps", "100", "--eval-episodes", "1", "--num-envs", "2", "--raw-speed-seconds", "0",
+    train.main(["--total-steps", "100", "--eval-episodes", "1", "--num-envs", "2", "--raw-speed-every", "0",
                 "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
     checkpoint = torch.load(tmp_path / "models" / "CartPole-v1__a2c__1.pth", weights_only=True)
     checkpoint["config"]["env_id"] = "Pendulum-v1"  # Discrete-action weights for a Box-action env
@@ -160,7 +160,7 @@ def test_unwritable_folders(capsys, tmp_path):
 
 def test_ctrl_c_keeps_the_best_model(tmp_path):
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
-                                "--eval-every", "400", "--eval-episodes", "1", "--raw-speed-seconds", "0",
+                                "--eval-every", "400", "--eval-episodes", "1", "--raw-speed-every", "0",
                                 "--log-dir", "logs", "--save-dir", "models"],
                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     model = tmp_path / "models" / "CartPole-v1__a2c__1.pth"
