@@ -133,7 +133,7 @@ def test_the_agent_learns_from_the_reward_sign_and_reports_the_score():
 
 # ---------- the memory: frames stored once, stacks rebuilt ----------
 
-def fill_both(n_steps, per, capacity, steps=300):
+def agent_pair(n_steps, per, capacity):
     """Two agents from one seed on Flashes: one with a naive memory of whole stacks that never wraps, one
     with the frame memory `capacity` slots long. Epsilon 1: the same random actions on both sides."""
     agents = []
@@ -141,40 +141,65 @@ def fill_both(n_steps, per, capacity, steps=300):
         agent = image_agent(n_steps=n_steps, per=per, buffer_size=capacity, epsilon_start=1.0, epsilon_end=1.0)
         if naive:
             agent.memory = ReplayMemory(10_000, (4, SIZE, SIZE), seed=0)
-        env = flashes()
-        for chunk in (1, 2, 97, steps - 100):  # rounds of several lengths, as train_freq makes them
-            agent.collect_rollouts(env, chunk)
-        agents.append(agent)
+        agents.append((agent, flashes()))
     return agents
+
+
+def fill_both(n_steps, per, capacity, chunks=(1, 2, 97, 200), on_chunk=None):
+    """agent_pair's agents after the same rounds of collection (of several lengths, as train_freq makes
+    them); `on_chunk(naive, frames)` runs after each round, where training would sample."""
+    agents = agent_pair(n_steps, per, capacity)
+    for chunk in chunks:
+        for agent, env in agents:
+            agent.collect_rollouts(env, chunk)
+        if on_chunk is not None:
+            on_chunk(agents[0][0], agents[1][0])
+    return agents[0][0], agents[1][0]
+
+
+def check_stacks(naive, frames, capacity):
+    """The frame memory's transitions are the naive store's newest ones, stacks and all."""
+    memory = frames.memory
+    slots = np.flatnonzero(memory.valid[:memory.size])
+    slots = slots[np.argsort(memory.stream[slots])]  # oldest first
+    assert len(slots) <= capacity and len(slots) == len(memory)
+    n = len(naive.memory)
+    if n == 0:  # n-step: the first round was shorter than a window
+        assert len(slots) == 0
+        return None
+    expected = naive.memory.gather(np.arange(n - len(slots), n))  # the same transitions, whole stacks
+    gathered = memory.gather(slots)
+    for name, mine, theirs in zip(["obs", "actions", "rewards", "next_obs", "terminated", "discounts"],
+                                  gathered, expected):
+        assert torch.equal(mine.to(theirs.dtype), theirs), name
+    obs, next_obs = gathered[0], gathered[3]
+    assert obs.dtype == torch.uint8 and next_obs.dtype == torch.uint8
+    # the stacks never reach into another episode: every real frame carries the episode of the newest
+    for stacks in (obs, next_obs):
+        episodes = stacks[:, :, 0, 0]
+        assert ((episodes == 0) | (episodes == episodes[:, -1:])).all()
+    # sampling draws transitions only, never an episode's end-of-episode slot
+    for _ in range(20):
+        assert memory.valid[memory.sample_indices(min(32, len(memory)))].all()
+    return obs
 
 
 @pytest.mark.parametrize("n_steps,per,capacity", [(1, False, 1000), (1, False, 61), (3, False, 67),
                                                   (3, True, 64), (5, False, 50)],
                          ids=["1step", "1step-wrapped", "3step-wrapped", "3step-per", "5step-wrapped"])
 def test_frame_memory_rebuilds_the_stacks_of_a_naive_store(n_steps, per, capacity):
-    naive, frames = fill_both(n_steps, per, capacity)
-    memory = frames.memory
-    assert isinstance(memory, PrioritizedFrameReplayMemory if per else FrameReplayMemory)
-    slots = np.flatnonzero(memory.valid[:memory.size])
-    slots = slots[np.argsort(memory.stream[slots])]  # oldest first
-    assert 0 < len(slots) <= capacity and len(slots) == len(memory)
+    starts, open_windows = [], []  # checked after every round of collection: training samples between rounds
+
+    def check(naive, frames):
+        starts.append(check_stacks(naive, frames, capacity))
+        open_windows.append(len(frames.pending))
+
+    naive, frames = fill_both(n_steps, per, capacity, on_chunk=check)
+    assert isinstance(frames.memory, PrioritizedFrameReplayMemory if per else FrameReplayMemory)
     if capacity < 300:
-        assert memory.size == capacity  # the ring wrapped
-    n = len(naive.memory)
-    expected = naive.memory.gather(np.arange(n - len(slots), n))  # the same transitions, whole stacks
-    for name, mine, theirs in zip(["obs", "actions", "rewards", "next_obs", "terminated", "discounts"],
-                                  memory.gather(slots), expected):
-        assert torch.equal(mine.to(theirs.dtype), theirs), name
-    obs, next_obs = memory.gather(slots)[0], memory.gather(slots)[3]
-    assert obs.dtype == torch.uint8 and next_obs.dtype == torch.uint8
-    # the stacks never reach into another episode: every real frame carries the episode of the newest
-    for stacks in (obs, next_obs):
-        episodes = stacks[:, :, 0, 0]
-        assert ((episodes == 0) | (episodes == episodes[:, -1:])).all()
-    assert (obs[:, :, 0, 0] == 0).any()  # some stacks start an episode (zero frames), and are tested
-    # sampling draws transitions only, never an episode's end-of-episode slot
-    for _ in range(20):
-        assert memory.valid[memory.sample_indices(min(32, len(memory)))].all()
+        assert frames.memory.size == capacity  # the ring wrapped
+    assert (starts[-1][:, :, 0, 0] == 0).any()  # some stacks start an episode (zero frames), and are tested
+    assert n_steps == 1 or max(open_windows) > 0  # n-step: rounds that ended with windows still open
 
 
 def test_frame_memory_holds_each_frame_once():
@@ -190,7 +215,7 @@ def test_frame_memory_holds_each_frame_once():
 
 
 def test_frame_memory_end_of_episode_slots_have_zero_priority():
-    _, frames = fill_both(3, True, 64, steps=120)
+    _, frames = fill_both(3, True, 64, chunks=(120,))
     memory = frames.memory
     ends = np.flatnonzero(~memory.valid[:memory.size])
     assert len(ends) > 0 and (memory.tree[ends] == 0).all()
