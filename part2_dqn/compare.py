@@ -142,7 +142,7 @@ def per_cost(rounds=7):
         print(f"| {name} | {statistics.median(t):,.0f} | {min(t):,.0f}-{max(t):,.0f} |")
 
 
-def per_speed(env_id, rounds=6, turn=2_000):
+def per_speed(env_id, rounds=4, turn=1_500):
     """Whole-loop env steps/s of --rainbow with and without PER: two agents (train.build, FastAgent) take
     turns in one process, `turn` env steps each (Agent.train's loop: collect train_freq steps, then
     gradient_steps updates), `rounds` times after both filled learning_starts steps, so both meet the same
