@@ -25,7 +25,8 @@ The options: `--dueling` keeps every trick but 3 (acting runs the torch network)
 make each minibatch depend on the step before it (the priorities it updated; a fresh noise draw in the
 target network too), so tricks 1 and 2 cannot apply: their minibatches go one at a time, as in
 agent.py, with trick 4's update step (and trick 3 is off with --noisy). tests/test_fast.py checks the
-weights for each option.
+weights for each option. The CNN (Atari, `--network cnn`) keeps tricks 1, 2 and 4 as they are; trick 3
+is off (numpy acting knows the MLP only); tests/test_atari.py checks its weights.
 """
 import numpy as np
 import torch
