@@ -61,6 +61,15 @@ def flashes(stack=4):
     return gym.wrappers.FrameStackObservation(ClipRewardSign(Flashes()), stack, padding_type="zero")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as train.py runs: two collapse (10x slower convolutions) when the cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def image_agent(agent_class=Agent, **changes):
     settings = dict(env_id="ALE/Pong-v5", network="cnn", convolutions="small", hidden=[16], batch_size=8,
                     buffer_size=500, learning_starts=0, seed=0, n_steps=1, total_steps=10_000)
