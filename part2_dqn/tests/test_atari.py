@@ -297,3 +297,21 @@ def test_test_py_plays_an_atari_checkpoint_and_writes_a_gif(tmp_path, capsys):
     with Image.open(gif) as image:
         # the game's own screen; one episode of 20 steps (Pillow merges repeated frames: the serve repeats some)
         assert image.size == (160, 210) and 1 < image.n_frames <= 20
+
+
+def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_path, capsys):
+    """Through train.main with a tiny budget: the frame memory and the CNN in use, the model saved as
+    ALE-Pong-v5__dqn_cnn__1.pth (the id's '/' would make a folder), and a checkpoint test.py rebuilds."""
+    import test as test_script
+
+    train.main(["--env-id", "ALE/Pong-v5", "--total-steps", "120", "--learning-starts", "60", "--batch-size", "8",
+                "--buffer-size", "200", "--eval-every", "120", "--eval-episodes", "1", "--max-episode-steps", "30",
+                "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
+    assert "model saved to" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["ALE-Pong-v5__dqn_cnn__1.pth"]
+    (run_dir,) = (tmp_path / "logs").iterdir()
+    assert run_dir.name.startswith("ALE-Pong-v5__dqn_cnn__1__")
+    assert (run_dir / "evaluations.csv").read_text().splitlines()[1].startswith("120,")
+    agent, env, checkpoint = test_script.rebuild(tmp_path / "models" / "ALE-Pong-v5__dqn_cnn__1.pth")
+    assert checkpoint["config"]["convolutions"] == "small" and checkpoint["obs_shape"] == [4, 84, 84]
+    assert isinstance(agent.q_network, CNNQNetwork) and isinstance(agent.memory, FrameReplayMemory)
