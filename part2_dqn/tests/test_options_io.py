@@ -14,7 +14,9 @@ from networks import LSTMQNetwork, NoisyLinear, QNetwork
 from wrappers import FloatObservation, make_env
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = sorted(p for p in (REPO / "models" / "part2_dqn").glob("*.pth") if p.stem.count("__") == 1)
+SHIPPED_ALL = sorted(p for p in (REPO / "models" / "part2_dqn").glob("*.pth") if p.stem.count("__") == 1)
+SHIPPED = [p for p in SHIPPED_ALL if p.stem.split("__")[1] in ("dqn_mlp", "dqn_lstm")]  # before the options
+SHIPPED_WITH_OPTIONS = [p for p in SHIPPED_ALL if p not in SHIPPED]  # e.g. LunarLander-v3__dqn_mlp_dueling_noisy_per
 
 
 def test_rainbow_preset_sits_over_the_env_preset_under_the_flags():
@@ -53,6 +55,19 @@ def test_shipped_models_still_load(path):
     assert "dueling" not in checkpoint["config"]                    # made before the options existed
     assert not any(isinstance(m, NoisyLinear) for m in agent.q_network.modules())
     assert not getattr(agent.q_network, "dueling", getattr(getattr(agent.q_network, "head", None), "dueling", True))
+    obs, _ = env.reset(seed=0)
+    assert 0 <= agent.greedy_action(obs) < agent.n_actions
+
+
+@pytest.mark.parametrize("path", SHIPPED_WITH_OPTIONS, ids=[p.stem for p in SHIPPED_WITH_OPTIONS])
+def test_shipped_models_with_options_rebuild_them_from_the_file(path):
+    agent, env, checkpoint = test_py.rebuild(str(path))
+    options = checkpoint["config"]
+    assert train.algo_name(train.Config(**{k: v for k, v in options.items() if k in train.Config.__dataclass_fields__})) \
+        == path.stem.split("__")[1]                                  # the file's name says its options
+    network = agent.q_network
+    assert any(isinstance(m, NoisyLinear) for m in network.modules()) == options["noisy"]
+    assert getattr(network, "dueling", getattr(getattr(network, "head", None), "dueling", None)) == options["dueling"]
     obs, _ = env.reset(seed=0)
     assert 0 <= agent.greedy_action(obs) < agent.n_actions
 
