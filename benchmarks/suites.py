@@ -108,6 +108,12 @@ PART2_FULL = [
     # reported, not claimed: one seed of the LunarLander preset (rl-baselines3-zoo's settings)
     Job("lunarlander_dqn", "part2_dqn", "train.py", ["--env-id", "LunarLander-v3"], SEEDS[:1], "LunarLander-v3",
         threshold=200, final_episodes=100, env_id="LunarLander-v3", algo="DQN"),
+    # issue 13: Pong from pixels, one seed is the claim; about an hour or more of one core, so run it alone:
+    # `python benchmarks/run.py full --job pong`
+    Job("pong", "part2_dqn", "train.py", ["--env-id", "ALE/Pong-v5"], SEEDS[:1],
+        "ALE/Pong-v5 (no sticky actions), DQN, 2013 CNN", threshold=18, final_episodes=10, target=18,
+        max_steps=400_000, target_text="greedy mean >= 18 over 10 episodes within 400k agent steps",
+        ship="ALE-Pong-v5__dqn_cnn.pth"),
 ]
 
 PART2_QUICK = [
