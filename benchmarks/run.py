@@ -74,14 +74,18 @@ def load_average():
 
 
 # What the runner itself writes while a suite runs: not a change to the code that ran.
+# The report rewrites the READMEs' tables and redraws the plots after every run, and docs never change what
+# runs: Markdown and plots do not count either.
 OUTPUTS = [":(exclude)benchmarks/results", ":(exclude)benchmarks/runs", ":(exclude)benchmarks/sweeps",
-           ":(exclude)models"]  # the best seed's model is copied to models/<part>/
+           ":(exclude)models",  # the best seed's model is copied to models/<part>/
+           ":(exclude,glob)**/*.md", ":(exclude,glob)**/plots/**"]
 
 
 def git_state(part):
     """{"commit", "dirty", "part_dirty"}: HEAD, whether `git status --porcelain` lists anything, and whether
     it lists anything in the job's part or in benchmarks/ (None for all three outside a git checkout). The
-    results files, run folders and sweeps the runner writes itself do not count."""
+    results files, run folders, sweeps, models, README tables and plots the runner writes itself do not count,
+    nor does any other Markdown file."""
     def git(*args):
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
         if done.returncode != 0:
