@@ -21,7 +21,7 @@ TINY = ["--total-steps", "1200", "--eval-every", "600", "--eval-episodes", "2", 
 @pytest.mark.parametrize("env_id,flags,algo", [
     ("CartPole-v1", [], "a2c"),
     ("CartPole-v1", ["--algo", "ppo", "--shared", "--n-steps", "64"], "ppo_shared"),
-    ("Pendulum-v1", ["--algo", "ppo", "--n-steps", "64", "--clip-range-vf", "0.2"], "ppo"),  # normalised obs and rewards
+    ("Pendulum-v1", ["--algo", "ppo", "--n-steps", "64", "--clip-range-vf", "0.2", "--normalize-reward"], "ppo"),  # normalised obs and rewards
 ])
 def test_train_then_test(run_script, tmp_path, env_id, flags, algo):
     done = run_script("train.py", "--env-id", env_id, *flags, *TINY, "--log-dir", "logs", "--save-dir", "models")
