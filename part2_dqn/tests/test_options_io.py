@@ -15,7 +15,10 @@ from wrappers import FloatObservation, make_env
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_ALL = sorted(p for p in (REPO / "models" / "part2_dqn").glob("*.pth") if p.stem.count("__") == 1)
-SHIPPED = [p for p in SHIPPED_ALL if p.stem.split("__")[1] in ("dqn_mlp", "dqn_lstm")]  # before the options
+SHIPPED = [p for p in SHIPPED_ALL if p.stem.split("__")[1] in ("dqn_mlp", "dqn_lstm")]  # plain DQN, no options
+# The config keys the options added: a checkpoint written before them (the shipped CartPole model up to
+# commit c5a739d, for one) has every other key and none of these.
+OPTION_KEYS = ("dueling", "fast", "noisy", "per", "per_alpha", "per_beta", "per_eps", "rainbow")
 SHIPPED_WITH_OPTIONS = [p for p in SHIPPED_ALL if p not in SHIPPED]  # e.g. LunarLander-v3__dqn_mlp_dueling_noisy_per
 
 
@@ -52,9 +55,25 @@ def test_checkpoint_records_the_options_and_test_py_rebuilds_them(tmp_path, netw
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_models_still_load(path):
     agent, env, checkpoint = test_py.rebuild(str(path))
-    assert "dueling" not in checkpoint["config"]                    # made before the options existed
+    assert not any(checkpoint["config"].get(key) for key in ("dueling", "noisy", "per", "rainbow"))  # plain DQN
     assert not any(isinstance(m, NoisyLinear) for m in agent.q_network.modules())
     assert not getattr(agent.q_network, "dueling", getattr(getattr(agent.q_network, "head", None), "dueling", True))
+    obs, _ = env.reset(seed=0)
+    assert 0 <= agent.greedy_action(obs) < agent.n_actions
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_a_checkpoint_from_before_the_options_still_loads(path, tmp_path):
+    """A file written before --dueling, --noisy and --per existed lacks their config keys: test.py rebuilds
+    the plain network from it, with the same weights."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint["config"] = {k: v for k, v in checkpoint["config"].items() if k not in OPTION_KEYS}
+    torch.save(checkpoint, old := tmp_path / path.name)
+    agent, env, _ = test_py.rebuild(str(old))
+    assert not any(isinstance(m, NoisyLinear) for m in agent.q_network.modules())
+    assert not getattr(agent.q_network, "dueling", getattr(getattr(agent.q_network, "head", None), "dueling", True))
+    for name, tensor in agent.q_network.state_dict().items():
+        torch.testing.assert_close(tensor, checkpoint["state_dict"][name])
     obs, _ = env.reset(seed=0)
     assert 0 <= agent.greedy_action(obs) < agent.n_actions
 
