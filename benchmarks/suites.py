@@ -108,6 +108,12 @@ PART2_FULL = [
     # reported, not claimed: one seed of the LunarLander preset (rl-baselines3-zoo's settings)
     Job("lunarlander_dqn", "part2_dqn", "train.py", ["--env-id", "LunarLander-v3"], SEEDS[:1], "LunarLander-v3",
         threshold=200, final_episodes=100, env_id="LunarLander-v3", algo="DQN"),
+    # issue 12: every DQN extension at once (no distributional head), its LunarLander preset
+    Job("rainbow_lunarlander", "part2_dqn", "train.py", ["--env-id", "LunarLander-v3", "--rainbow"], SEEDS,
+        "LunarLander-v3, --rainbow", threshold=200, final_episodes=100, target=200, max_steps=150_000,
+        target_text="greedy mean >= 200 over 100 episodes within 150k steps",
+        ship="LunarLander-v3__dqn_mlp_dueling_noisy_per.pth", env_id="LunarLander-v3",
+        algo="Rainbow DQN (no distributional head)"),
     # issue 13: Pong from pixels, one seed is the claim; about an hour or more of one core, so run it alone:
     # `python benchmarks/run.py full --job pong`
     Job("pong", "part2_dqn", "train.py", ["--env-id", "ALE/Pong-v5"], SEEDS[:1],

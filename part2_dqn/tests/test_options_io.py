@@ -33,6 +33,17 @@ def test_rainbow_preset_sits_over_the_env_preset_under_the_flags():
     assert train.algo_name(config) == "dqn_mlp_dueling_noisy_per" and train.algo_name(plain) == "dqn_mlp"
 
 
+def test_rainbow_on_lunarlander_adds_its_tuned_settings_and_only_under_rainbow():
+    rainbow = train.get_config(["--env-id", "LunarLander-v3", "--rainbow"])
+    assert (rainbow.anneal_lr, rainbow.buffer_size, rainbow.eval_episodes) == (True, 100_000, 20)
+    plain = train.get_config(["--env-id", "LunarLander-v3"])
+    assert (plain.anneal_lr, plain.buffer_size) != (True, 100_000)              # DQN's zoo preset unchanged
+    flags_win = train.get_config(["--env-id", "LunarLander-v3", "--rainbow", "--buffer-size", "30000"])
+    assert flags_win.buffer_size == 30_000 and flags_win.anneal_lr
+    cartpole = train.get_config(["--env-id", "CartPole-v1", "--rainbow"])
+    assert cartpole.buffer_size == train.get_config(["--env-id", "CartPole-v1"]).buffer_size
+
+
 @pytest.mark.parametrize("network", ["mlp", "lstm"])
 def test_checkpoint_records_the_options_and_test_py_rebuilds_them(tmp_path, network):
     train.main(["--rainbow", "--network", network, "--total-steps", "300", "--eval-every", "300",
