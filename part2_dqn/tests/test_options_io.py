@@ -16,7 +16,7 @@ from wrappers import FloatObservation, make_env
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_ALL = sorted(p for p in (REPO / "models" / "part2_dqn").glob("*.pth") if p.stem.count("__") == 1)
 SHIPPED = [p for p in SHIPPED_ALL if p.stem.split("__")[1] in ("dqn_mlp", "dqn_lstm")]  # plain DQN, no options
-# The config keys the options added: a checkpoint written before them (the shipped CartPole model up to
+# The config keys the options added: a checkpoint written before them (the shipped CartPole model before
 # commit c5a739d, for one) has every other key and none of these.
 OPTION_KEYS = ("dueling", "fast", "noisy", "per", "per_alpha", "per_beta", "per_eps", "rainbow")
 SHIPPED_WITH_OPTIONS = [p for p in SHIPPED_ALL if p not in SHIPPED]  # e.g. LunarLander-v3__dqn_mlp_dueling_noisy_per
@@ -33,15 +33,22 @@ def test_rainbow_preset_sits_over_the_env_preset_under_the_flags():
     assert train.algo_name(config) == "dqn_mlp_dueling_noisy_per" and train.algo_name(plain) == "dqn_mlp"
 
 
-def test_rainbow_on_lunarlander_adds_its_tuned_settings_and_only_under_rainbow():
+def test_rainbow_on_lunarlander_adds_its_tuned_settings_and_only_under_rainbow(monkeypatch):
+    tuned = ("eval_episodes", "anneal_lr", "buffer_size")
     rainbow = train.get_config(["--env-id", "LunarLander-v3", "--rainbow"])
-    assert (rainbow.anneal_lr, rainbow.buffer_size, rainbow.eval_episodes) == (True, 100_000, 20)
+    assert tuple(getattr(rainbow, k) for k in tuned) == (20, True, 100_000)
     plain = train.get_config(["--env-id", "LunarLander-v3"])
-    assert (plain.anneal_lr, plain.buffer_size) != (True, 100_000)              # DQN's zoo preset unchanged
-    flags_win = train.get_config(["--env-id", "LunarLander-v3", "--rainbow", "--buffer-size", "30000"])
-    assert flags_win.buffer_size == 30_000 and flags_win.anneal_lr
-    cartpole = train.get_config(["--env-id", "CartPole-v1", "--rainbow"])
-    assert cartpole.buffer_size == train.get_config(["--env-id", "CartPole-v1"]).buffer_size
+    zoo = {k: train.PRESETS["LunarLander-v3"].get(k, train.Config.__dataclass_fields__[k].default) for k in tuned}
+    assert {k: getattr(plain, k) for k in tuned} == zoo and zoo != dict(zip(tuned, (20, True, 100_000)))
+    flags_win = train.get_config(["--env-id", "LunarLander-v3", "--rainbow", "--buffer-size", "30000",
+                                  "--no-anneal-lr", "--eval-episodes", "5"])
+    assert tuple(getattr(flags_win, k) for k in tuned) == (5, False, 30_000)
+    cartpole, cartpole_plain = (train.get_config(["--env-id", "CartPole-v1", *rainbow_flag]) for rainbow_flag
+                                in (["--rainbow"], []))
+    assert {k: getattr(cartpole, k) for k in tuned} == {k: getattr(cartpole_plain, k) for k in tuned}
+    monkeypatch.setattr(train, "RAINBOW_PRESETS", {})                        # without the tuned settings
+    assert tuple(getattr(train.get_config(["--env-id", "LunarLander-v3", "--rainbow"]), k) for k in tuned) == \
+        tuple(zoo.values())
 
 
 @pytest.mark.parametrize("network", ["mlp", "lstm"])
