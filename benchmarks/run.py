@@ -573,10 +573,12 @@ def provenance(results):
 
 def load_text(results):
     """The range of the 1-minute load averages the results recorded (older files recorded none)."""
-    loads = [x for r in results for x in (r.get("load_average") or []) if x is not None]
+    recorded = [r for r in results if any(x is not None for x in (r.get("load_average") or []))]
+    loads = [x for r in recorded for x in r["load_average"] if x is not None]
     if not loads:
         return ""
-    return f"; 1-minute load average at the jobs' starts and ends {min(loads):.1f}-{max(loads):.1f}"
+    which = "" if len(recorded) == len(results) else f" (the {len(recorded)} of {len(results)} runs that recorded it)"
+    return f"; 1-minute load average at the jobs' starts and ends {min(loads):.1f}-{max(loads):.1f}{which}"
 
 
 def curves_on_grid(curves):

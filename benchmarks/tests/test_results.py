@@ -81,7 +81,9 @@ def test_a_result_records_its_commit_threads_and_only_repo_relative_paths(monkey
 
 def test_the_table_states_the_load_the_results_were_measured_under():
     results = [dict(load_average=[0.5, 3.25]), dict(load_average=[7.0, None]), dict()]  # the last: an old file
-    assert run.load_text(results) == "; 1-minute load average at the jobs' starts and ends 0.5-7.0"
+    assert run.load_text(results) == ("; 1-minute load average at the jobs' starts and ends 0.5-7.0 "
+                                      "(the 2 of 3 runs that recorded it)")
+    assert run.load_text(results[:1]) == "; 1-minute load average at the jobs' starts and ends 0.5-3.2"
     assert run.load_text([dict()]) == ""
 
 
