@@ -11,15 +11,22 @@ Every variant starts from the env's preset (train.py's PRESETS) with Double DQN 
 3-step + PER). Same budget, same seeds, same evaluation schedule for all, one torch thread, runs one
 after another in this process (train.build, agent.train: exactly what train.py runs).
 
-Writes, under --out: evaluations.csv (variant, seed, step, train_seconds, mean), a figure of the greedy
+Writes, under --out: runs/{variant}__seed{seed}.json per finished run (its evaluations, the best model's
+final mean, steps/s), evaluations.csv (variant, seed, step, train_seconds, mean), a figure of the greedy
 evaluation curves (mean over seeds, min-max band) and table.md: steps to the threshold (the first
 evaluation at or over it; median over the seeds that got there, and how many did), the greedy mean of
 each seed's best model over --final-episodes episodes (mean over seeds, min-max), training time and
 steps/s (evaluation excluded).
+
+A run whose file exists is not run again, so a long comparison can be done in pieces: stopped and
+started again, or split over processes (`--seeds 1` in one, `--seeds 2` in another, same --out), then
+`--report-only` draws the figure and table from every file there. Delete a run's file to run it again.
 """
 import argparse
 import copy
 import csv
+import json
+import os
 import statistics
 from pathlib import Path
 
@@ -69,13 +76,14 @@ def draw(results, env_id, threshold, path):
     for variant, runs in results.items():
         steps = [s for s, _, _ in runs[0]["evaluations"]]
         curves = np.array([[m for _, _, m in r["evaluations"]] for r in runs])
-        ax.plot(steps, curves.mean(0), label=variant, lw=2.2 if variant == "Rainbow" else 1.4)
+        ax.plot(steps, curves.mean(0), label=f"{variant} ({len(runs)} seed{'s' * (len(runs) > 1)})",
+                lw=2.2 if variant == "Rainbow" else 1.4)
         ax.fill_between(steps, curves.min(0), curves.max(0), alpha=0.15)
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("greedy evaluation return")
-    ax.set_title(f"{env_id}: mean over {len(next(iter(results.values())))} seeds, min-max band")
+    ax.set_title(f"{env_id}: greedy evaluations, mean over seeds, min-max band")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -181,6 +189,8 @@ def main(argv=None):
     parser.add_argument("--threshold", type=float, help="the return that counts as solved (CartPole 475, LunarLander 200)")
     parser.add_argument("--final-episodes", type=int, default=100, help="episodes to evaluate each best model on")
     parser.add_argument("--out", help="output folder (default part2_dqn/plots/compare_{env})")
+    parser.add_argument("--report-only", action="store_true", help="run nothing: draw the figure and table from "
+                        "the finished runs under --out")
     parser.add_argument("--per-cost", action="store_true", help="only measure PER's sampling cost (see per_cost)")
     parser.add_argument("--per-speed", action="store_true", help="only measure --rainbow's whole-loop steps/s with "
                         "and without PER, taking turns in one process (see per_speed); uses --env-id")
@@ -197,26 +207,44 @@ def main(argv=None):
     extra = [*(["--total-steps", str(args.total_steps)] if args.total_steps else []),
              *(["--eval-every", str(args.eval_every)] if args.eval_every else [])]
     out = Path(args.out or Path(__file__).resolve().parent / "plots" / f"compare_{args.env_id}")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to {out}: {e.strerror}")
     torch.set_num_threads(1)
-    results = {}
+    results, missing = {}, []
+    for variant in args.variants:
+        for seed in args.seeds:
+            path = out / "runs" / f"{variant}__seed{seed}.json"
+            if path.exists():
+                result = json.loads(path.read_text())
+                print(f"{variant} seed {seed}: kept from {path} (delete it to run again)", flush=True)
+            elif args.report_only:
+                missing.append(f"{variant} seed {seed}")
+                continue
+            else:
+                evaluations, final, rate = run(variant, args.env_id, seed, extra, args.final_episodes)
+                result = dict(variant=variant, seed=seed, evaluations=evaluations, final=final, steps_per_second=rate)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(result))
+                os.replace(tmp, path)  # a stopped comparison never leaves half a file
+                print(f"{variant} seed {seed}: best eval {max(m for _, _, m in evaluations):.1f}, best model "
+                      f"{final:.1f} over {args.final_episodes} episodes, {rate:,.0f} steps/s", flush=True)
+            results.setdefault(variant, []).append(result)
+    if missing:
+        print(f"not run yet, left out: {', '.join(missing)}")
+    if not results:
+        raise UserError(f"no finished runs under {out / 'runs'}")
     with open(out / "evaluations.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["variant", "seed", "step", "train_seconds", "mean"])
-        for variant in args.variants:
-            results[variant] = []
-            for seed in args.seeds:
-                evaluations, final, rate = run(variant, args.env_id, seed, extra, args.final_episodes)
-                results[variant].append(dict(evaluations=evaluations, final=final, steps_per_second=rate))
-                writer.writerows([variant, seed, s, f"{t:.3f}", f"{m:.4f}"] for s, t, m in evaluations)
-                f.flush()
-                print(f"{variant} seed {seed}: best eval {max(m for _, _, m in evaluations):.1f}, best model "
-                      f"{final:.1f} over {args.final_episodes} episodes, {rate:,.0f} steps/s", flush=True)
+        for variant, runs in results.items():
+            for r in runs:
+                writer.writerows([variant, r["seed"], s, f"{t:.3f}", f"{m:.4f}"] for s, t, m in r["evaluations"])
     draw(results, args.env_id, threshold, out / "compare.png")
     text = table(results, threshold)
     (out / "table.md").write_text(text + "\n")
     print(text)
-
 
 if __name__ == "__main__":
     run_main(main)

@@ -11,6 +11,7 @@ import test as test_py
 import train
 from memory import PrioritizedReplayMemory
 from networks import LSTMQNetwork, NoisyLinear, QNetwork
+from utils import UserError
 from wrappers import FloatObservation, make_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,3 +159,25 @@ def test_compare_py_writes_the_curves_the_figure_and_the_table(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert "| DQN | never (0/1) |" in table and "| Rainbow |" in table
     assert (tmp_path / "compare.png").stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["DQN__seed1.json", "Rainbow__seed1.json"]
+
+
+def test_compare_py_keeps_finished_runs_and_reports_from_them(tmp_path, monkeypatch, capsys):
+    """A comparison runs in pieces: a run with a file is not run again; --report-only draws from the files."""
+    import compare
+
+    argv = ["--variants", "DQN", "--seeds", "1", "--total-steps", "300", "--eval-every", "150",
+            "--final-episodes", "1", "--out", str(tmp_path)]
+    compare.main(argv)
+    first = (tmp_path / "runs" / "DQN__seed1.json").read_text()
+
+    def no_run(*args):
+        raise AssertionError("a finished run was run again")
+    monkeypatch.setattr(compare, "run", no_run)
+    compare.main(argv)                                        # kept, not rerun
+    assert (tmp_path / "runs" / "DQN__seed1.json").read_text() == first
+    compare.main([*argv[:2], "--seeds", "1", "2", *argv[4:], "--report-only"])   # seed 2 missing: left out, said so
+    assert "not run yet, left out: DQN seed 2" in capsys.readouterr().out
+    assert "| DQN | never (0/1) |" in (tmp_path / "table.md").read_text()
+    with pytest.raises(UserError, match="no finished runs"):
+        compare.main(["--variants", "PER", "--seeds", "1", "--out", str(tmp_path), "--report-only"])

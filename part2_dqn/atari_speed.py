@@ -1,0 +1,123 @@
+"""What a Pong gradient step, a greedy action and a raw env step cost on this CPU, and what helps.
+
+    python part2_dqn/atari_speed.py               # a few minutes: both CNNs, channels_last, batch sizes, Agent vs FastAgent
+    python part2_dqn/atari_speed.py --threads     # also two torch threads (they collapse on a shared machine)
+
+Every case is built from the `--env-id ALE/Pong-v5` preset (train.build), with its memory filled by 2,000
+random steps. Then the cases take turns, `--rounds` times: each runs 10 gradient steps (`agent.learn(1)`:
+sampling, stacks rebuilt, the Double 3-step target, Huber loss, the update) and 50 greedy actions. Times
+are CPU seconds of this process (`time.process_time`), so other programs on the machine drop out; taking
+turns puts every case in the same state of the caches. Prints markdown tables of the medians (and
+ranges) over the rounds; the raw rate is of the preprocessed env (AtariPreprocessing + frame stack +
+reward clipping) with random actions, what the agent's loop steps.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import train
+from utils import run_main
+
+PREFILL = 2_000
+
+
+def build(flags):
+    """A Pong-preset agent and env after PREFILL random steps (learning has not started)."""
+    config = train.get_config(["--env-id", "ALE/Pong-v5", "--buffer-size", "5000", *flags])
+    env, _, agent = train.build(config)
+    agent.epsilon = 1.0
+    agent.collect_rollouts(env, PREFILL)
+    return config, env, agent
+
+
+def cpu_ms(fn, n):
+    """CPU milliseconds per call of fn, over n calls."""
+    start = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - start) / n * 1e3
+
+
+def raw_steps_per_cpu_second(env, n=1_000):
+    """Random-action steps of the preprocessed env per CPU second."""
+    start = time.process_time()
+    for _ in range(n):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    return n / (time.process_time() - start)
+
+
+def cell(values, digits=1):
+    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="turns each case takes (after one warm-up turn)")
+    parser.add_argument("--threads", action="store_true", help="add the two networks on two torch threads")
+    args = parser.parse_args(argv)
+
+    # (label, flags, torch threads, channels_last)
+    cases = [("2013 (small), the preset", [], 1, False),
+             ("2013 (small), channels_last", [], 1, True),
+             ("Nature", ["--convolutions", "nature", "--hidden", "512"], 1, False),
+             ("Nature, channels_last", ["--convolutions", "nature", "--hidden", "512"], 1, True),
+             ("2013 (small), textbook Agent (--no-fast)", ["--no-fast"], 1, False)]
+    if args.threads:
+        cases += [("2013 (small), two threads", [], 2, False),
+                  ("Nature, two threads", ["--convolutions", "nature", "--hidden", "512"], 2, False)]
+    batches = [64, 128]  # the same replay ratio: batch 64 every 8 steps is batch 32 every 4
+
+    torch.set_num_threads(1)
+    built = {}
+    for label, flags, _, channels_last in cases:
+        built[label] = build(flags)
+        if channels_last:
+            for net in (built[label][2].q_network, built[label][2].target_network):
+                net.to(memory_format=torch.channels_last)
+    for b in batches:
+        built[f"batch {b}"] = build(["--batch-size", str(b)])
+    obs = built[cases[0][0]][1].reset(seed=0)[0]
+    raw_env = train.make_env(built[cases[0][0]][0])
+    raw_env.reset(seed=0)
+    raw_env.action_space.seed(0)
+
+    step_ms = {name: [] for name in built}
+    action_ms = {name: [] for name in built}
+    raw = []
+    threads = {label: t for label, _, t, _ in cases}
+    for round_ in range(args.rounds + 1):  # round 0 warms up
+        for name, (_, _, agent) in built.items():
+            torch.set_num_threads(threads.get(name, 1))
+            s, a = cpu_ms(lambda: agent.learn(1), 10), cpu_ms(lambda: agent.greedy_action(obs), 50)
+            if round_:
+                step_ms[name].append(s)
+                action_ms[name].append(a)
+        torch.set_num_threads(1)
+        r = raw_steps_per_cpu_second(raw_env)
+        if round_:
+            raw.append(r)
+
+    print(f"ALE/Pong-v5 preset, batch 32 unless stated, {args.rounds} rounds taking turns in one process, "
+          f"CPU time, torch {torch.__version__}; median (range)\n")
+    print("| network | gradient step, ms | greedy action, ms |\n|-|-|-|")
+    for label, *_ in cases:
+        print(f"| {label} | {cell(step_ms[label])} | {cell(action_ms[label], 2)} |")
+    small = cases[0][0]
+    print("\n| batch (same replay ratio) | gradient step, ms | ms per 32 transitions |\n|-|-|-|")
+    for name, b in [(small, 32)] + [(f"batch {b}", b) for b in batches]:
+        per32 = [m / b * 32 for m in step_ms[name]]
+        print(f"| {b} | {cell(step_ms[name])} | {cell(per32)} |")
+    print(f"\nraw preprocessed env, random actions: {cell(raw, 0)} steps per CPU second")
+    per_agent_step = statistics.median(step_ms[small]) / 4 + statistics.median(action_ms[small])
+    print(f"the preset's cost per agent step (a quarter of a gradient step + a greedy action): "
+          f"{per_agent_step:.1f} ms, i.e. at most {1e3 / (per_agent_step + 1e3 / statistics.median(raw)):,.0f} "
+          f"agent steps per CPU second with the env")
+
+
+if __name__ == "__main__":
+    run_main(main)
