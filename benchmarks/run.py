@@ -605,16 +605,28 @@ def curve_label(results):
 
 
 def plot_job(job, results, path):
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    """A job's greedy-evaluation curve against env steps; with `job.plot_minutes`, a second panel against
+    training minutes (evaluation excluded), each seed its own line."""
+    fig, axes = plt.subplots(1, 2 if job.plot_minutes else 1, figsize=(11 if job.plot_minutes else 6, 3.6),
+                             squeeze=False)
+    ax = axes[0, 0]
     steps, values = curves_on_grid([r["curve"] for r in results])
     ax.plot(steps, np.nanmean(values, 0), label=curve_label(results))
     if len(results) > 1:
         ax.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.25, label="min-max over seeds")
-    ax.axhline(job.threshold, color="grey", ls="--", lw=1, label=f"threshold {job.threshold:g}")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("greedy success rate" if job.metric == "success_rate" else "greedy evaluation return")
     ax.set_title(job.label)
-    ax.legend(loc="lower right", fontsize=8)
+    if job.plot_minutes:
+        minutes = axes[0, 1]
+        for r in results:
+            rows = [row for row in r["curve"] if len(row) > 2]
+            minutes.plot([row[2] / 60 for row in rows], [row[1] for row in rows], label=f"seed {r['seed']}")
+        minutes.set_xlabel("training minutes (evaluation excluded)")
+        minutes.set_title(f"{job.label}: against time on this machine", fontsize=9)
+    for a in axes[0]:
+        a.axhline(job.threshold, color="grey", ls="--", lw=1, label=f"threshold {job.threshold:g}")
+        a.set_ylabel("greedy success rate" if job.metric == "success_rate" else "greedy evaluation return")
+        a.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

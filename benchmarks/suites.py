@@ -32,6 +32,7 @@ class Job:
     torch_threads: int = 1         # passed as --torch-threads; None for a script without torch work (no flag)
     env_id: str = None             # the env, for the series' closing comparison (README.md); None = not in it
     algo: str = None               # the algorithm's name in the closing comparison (defaults to the label)
+    plot_minutes: bool = False     # the learning-curve plot also against training minutes (a second panel)
 
 
 @dataclass
@@ -119,7 +120,7 @@ PART2_FULL = [
     Job("pong", "part2_dqn", "train.py", ["--env-id", "ALE/Pong-v5"], SEEDS[:1],
         "ALE/Pong-v5 (no sticky actions), DQN, 2013 CNN", threshold=18, final_episodes=10, target=18,
         max_steps=400_000, target_text="greedy mean >= 18 over 10 episodes within 400k agent steps",
-        ship="ALE-Pong-v5__dqn_cnn.pth"),
+        ship="ALE-Pong-v5__dqn_cnn.pth", plot_minutes=True),
 ]
 
 PART2_QUICK = [

@@ -122,6 +122,18 @@ def test_a_single_seed_plot_names_its_seed_and_draws_no_band(tmp_path, figures):
     assert curve_label([result(seed=7)]) == "seed 7"
 
 
+def test_plot_minutes_adds_a_panel_against_training_minutes(tmp_path, figures):
+    run.plot_job(job(plot_minutes=True), [result(seed=101)], tmp_path / "m.png")
+    steps_ax, minutes_ax = figures[-1].axes
+    assert steps_ax.get_xlabel() == "environment steps" and minutes_ax.get_xlabel().startswith("training minutes")
+    x, y = minutes_ax.get_lines()[0].get_data()
+    assert list(x) == [1.0 / 60, 20.0 / 60] and list(y) == [100.0, 500.0]   # curve rows [step, mean, seconds]
+    run.plot_job(job(), [result(seed=101)], tmp_path / "s.png")
+    assert len(figures[-1].axes) == 1
+    (pong,) = [j for j in SUITES["full"] if j.name == "pong"]
+    assert pong.plot_minutes
+
+
 def test_frozenlake_is_plotted_as_a_success_rate(tmp_path, figures):
     (frozenlake,) = [j for j in SUITES["full"] if j.name == "frozenlake"]
     run.plot_job(frozenlake, [result()], tmp_path / "f.png")
