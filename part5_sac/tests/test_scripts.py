@@ -69,6 +69,22 @@ def test_default_folders_are_the_repos_and_help_shows_the_preset(capsys):
     assert "(default: 300000)" in shown and "(default: [400, 300])" in shown
 
 
+def test_halfcheetah_preset_is_rl_zoos_and_builds_when_mujoco_is_installed(capsys, tmp_path):
+    config = train.get_config(["--env-id", "HalfCheetah-v5"])
+    assert (config.total_steps, config.learning_rate, config.learning_starts, config.tau, config.hidden) == \
+        (1_000_000, 3e-4, 10_000, 0.005, [256, 256])
+    try:
+        import mujoco  # noqa: F401  (optional: pip install "gymnasium[mujoco]")
+    except ImportError:
+        line = error_line(capsys, train.main, ["--env-id", "HalfCheetah-v5", "--log-dir", str(tmp_path / "logs"),
+                                               "--save-dir", str(tmp_path / "m")])
+        assert "needs an extra package" in line
+        return
+    env = train.make_env(config)
+    assert env.observation_space.shape == (17,) and env.action_space.shape == (6,)
+    env.close()
+
+
 def error_line(capsys, main, argv):
     with pytest.raises(SystemExit) as exit_info:
         run_main(lambda: main(argv))
