@@ -119,6 +119,8 @@ def test_pong_preset_uses_the_deterministic_emulator_and_the_cnn():
     (["--env-id", "ALE/Pong-v5", "--network", "mlp"], ["cnn"]),
     (["--env-id", "CartPole-v1", "--network", "cnn"], ["cnn"]),
     (["--env-id", "ALE/Pong-v5", "--convolutions", "huge"], ["nature", "small"]),
+    # ALE itself takes a probability of 2 without a word (the emulator then ignores every action)
+    (["--env-id", "ALE/Pong-v5", "--repeat-action-probability", "2"], ["--repeat-action-probability", "at most 1"]),
 ])
 def test_atari_bad_input_is_one_line(args, words):
     with pytest.raises(UserError) as error:
@@ -138,6 +140,20 @@ def test_the_agent_learns_from_the_reward_sign_and_reports_the_score():
     # greedy evaluation reports the game's score too
     mean, _ = agent.evaluate(flashes(), 3, seed=5)
     assert round(3 * mean) % 50 == 0 and abs(mean) > 7
+
+
+def test_atari_time_limit_counts_agent_steps():
+    """--max-episode-steps N cuts an Atari episode after N agent steps (of 4 frames each), not N frames."""
+    config = train.get_config(["--env-id", "ALE/Pong-v5", "--max-episode-steps", "5"])
+    env = train.make_env(config)
+    env.reset(seed=0)
+    ale = env.unwrapped.ale
+    for step in range(1, 6):
+        frame = ale.getEpisodeFrameNumber()
+        _, _, terminated, truncated, _ = env.step(0)
+        assert ale.getEpisodeFrameNumber() - frame == 4  # one agent step is four emulator frames
+        assert not terminated and truncated == (step == 5)
+    env.close()
 
 
 # ---------- the memory: frames stored once, stacks rebuilt ----------
@@ -231,6 +247,33 @@ def test_frame_memory_end_of_episode_slots_have_zero_priority():
     assert (memory.tree[np.flatnonzero(memory.valid)] > 0).all()
 
 
+def test_prioritized_frame_memory_never_samples_an_episode_end_at_the_top_of_the_sum():
+    """A draw at the very top of the last segment (u just under 1: (31 + u) rounds to 32, the value to the
+    total) walks past every non-zero leaf; clamped to the last slot, it lands on the end-of-episode slot
+    that follows an episode's last transition. sample_indices steps back to that transition."""
+    memory = PrioritizedFrameReplayMemory(100, (4, SIZE, SIZE), n_steps=1)
+    env = flashes()
+    obs, _ = env.reset(seed=0)
+    while True:
+        next_obs, reward, terminated, truncated, _ = env.step(0)
+        over = terminated or truncated
+        memory.push(obs, 0, reward, next_obs, terminated, 0.99, steps=1, episode_over=over)
+        obs = env.reset()[0] if over else next_obs
+        if over and len(memory) >= 32:
+            break  # the memory's last slot is now an end-of-episode slot, of priority zero
+    assert memory.size < memory.capacity
+    assert not memory.valid[memory.size - 1] and memory.tree[memory.size - 1] == 0
+
+    class TopOfEachSegment:
+        def random(self, n):
+            return np.full(n, np.nextafter(1.0, 0.0))  # a value rng.random can return
+
+    memory.rng = TopOfEachSegment()
+    indices = memory.sample_indices(32)
+    assert memory.valid[indices].all()
+    assert indices[-1] == memory.size - 2  # the episode's last transition
+
+
 # ---------- the network ----------
 
 def test_cnn_shapes_and_sizes_by_hand():
@@ -297,6 +340,34 @@ def test_test_py_plays_an_atari_checkpoint_and_writes_a_gif(tmp_path, capsys):
     with Image.open(gif) as image:
         # the game's own screen; one episode of 20 steps (Pillow merges repeated frames: the serve repeats some)
         assert image.size == (160, 210) and 1 < image.n_frames <= 20
+
+
+def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp_path):
+    """A checkpoint trained with settings the preset does not have (the Nature CNN, a 32-unit dueling
+    head, sticky actions at 0.1, neither the preset's 0 nor v5's 0.25, a 7-step time limit): test.py's env
+    and network are the checkpoint's, not the preset's, the Config defaults' or the env id's own."""
+    import test as test_script
+
+    config = train.get_config(["--env-id", "ALE/Pong-v5", "--convolutions", "nature", "--hidden", "32", "--dueling",
+                               "--repeat-action-probability", "0.1", "--max-episode-steps", "7",
+                               "--buffer-size", "32", "--seed", "3"])
+    env, _, agent = train.build(config)
+    path = tmp_path / "pong.pth"
+    train.save_checkpoint(path, {"part": "part2_dqn", "algo": "dqn", "state_dict": agent.q_network.state_dict(),
+                                 "config": dataclasses.asdict(config), "obs_shape": list(env.observation_space.shape),
+                                 "n_actions": int(env.action_space.n), "eval_return": 0.0, "step": 0})
+    played, played_env, _ = test_script.rebuild(path)
+    net = played.q_network
+    assert isinstance(net, CNNQNetwork) and len(net.convolutions) == 7  # three convolutions, their ReLUs, Flatten
+    assert net.head.dueling and net.head.net[0].out_features == 32
+    obs, _ = played_env.reset(seed=0)
+    torch.testing.assert_close(net(torch.as_tensor(obs).unsqueeze(0)), agent.q_network(torch.as_tensor(obs).unsqueeze(0)))
+    assert played_env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.1)
+    steps = []
+    played.evaluate(played_env, 1, seed=0, on_frame=lambda: steps.append(1))
+    assert len(steps) == 7
+    env.close()
+    played_env.close()
 
 
 def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_path, capsys):
