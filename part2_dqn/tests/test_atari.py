@@ -142,6 +142,14 @@ def test_the_agent_learns_from_the_reward_sign_and_reports_the_score():
     assert round(3 * mean) % 50 == 0 and abs(mean) > 7
 
 
+@pytest.mark.parametrize("env_id", ["ALE/Pongg-v5", "ALE/Pong-v4", "Pong-v5"])
+def test_a_misspelled_atari_id_is_one_line(env_id):
+    """Ids gymnasium only knows once the ALE has registered its games: still one line, no traceback."""
+    with pytest.raises(UserError) as error:
+        train.build(train.get_config(["--env-id", env_id]))
+    assert str(error.value).startswith(f"unknown environment {env_id!r}") and "\n" not in str(error.value)
+
+
 def test_atari_time_limit_counts_agent_steps():
     """--max-episode-steps N cuts an Atari episode after N agent steps (of 4 frames each), not N frames."""
     config = train.get_config(["--env-id", "ALE/Pong-v5", "--max-episode-steps", "5"])
