@@ -9,7 +9,9 @@ sampling, stacks rebuilt, the Double 3-step target, Huber loss, the update) and 
 are CPU seconds of this process (`time.process_time`), so other programs on the machine drop out; taking
 turns puts every case in the same state of the caches. Prints markdown tables of the medians (and
 ranges) over the rounds; the raw rate is of the preprocessed env (AtariPreprocessing + frame stack +
-reward clipping) with random actions, what the agent's loop steps.
+reward clipping) with random actions, what the agent's loop steps. The agents sample from 2,000
+transitions (whose frames stay in the CPU's caches), so a minibatch drawn from a full 100k-transition
+memory of random frames is timed on its own.
 """
 import argparse
 import statistics
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 import train
+from memory import FrameReplayMemory
 from utils import run_main
 
 PREFILL = 2_000
@@ -49,6 +52,19 @@ def raw_steps_per_cpu_second(env, n=1_000):
         if terminated or truncated:
             env.reset()
     return n / (time.process_time() - start)
+
+
+def full_memory(capacity=100_000, n_steps=3, episode=2_000, seed=0):
+    """A FrameReplayMemory of the preset's size, full of random frames in episodes of `episode` steps: the
+    prefilled agents above sample from 2,000 transitions, whose frames sit in the CPU's caches; a full
+    memory's do not."""
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 256, (64, 84, 84), dtype=np.uint8)
+    memory = FrameReplayMemory(capacity, (4, 84, 84), seed=seed, n_steps=n_steps)
+    for t in range(capacity + 500):
+        stack = pool[rng.integers(0, len(pool), 4)]
+        memory.push(stack, 0, 0.0, stack, False, 0.99, steps=1, episode_over=(t + 1) % episode == 0)
+    return memory
 
 
 def cell(values, digits=1):
@@ -85,10 +101,11 @@ def main(argv=None):
     raw_env = train.make_env(built[cases[0][0]][0])
     raw_env.reset(seed=0)
     raw_env.action_space.seed(0)
+    memory = full_memory()
 
     step_ms = {name: [] for name in built}
     action_ms = {name: [] for name in built}
-    raw = []
+    raw, sample_ms = [], []
     threads = {label: t for label, _, t, _ in cases}
     for round_ in range(args.rounds + 1):  # round 0 warms up
         for name, (_, _, agent) in built.items():
@@ -99,8 +116,10 @@ def main(argv=None):
                 action_ms[name].append(a)
         torch.set_num_threads(1)
         r = raw_steps_per_cpu_second(raw_env)
+        m = cpu_ms(lambda: memory.gather(memory.sample_indices(32)), 50)
         if round_:
             raw.append(r)
+            sample_ms.append(m)
 
     print(f"ALE/Pong-v5 preset, batch 32 unless stated, {args.rounds} rounds taking turns in one process, "
           f"CPU time, torch {torch.__version__}; median (range)\n")
@@ -112,7 +131,8 @@ def main(argv=None):
     for name, b in [(small, 32)] + [(f"batch {b}", b) for b in batches]:
         per32 = [m / b * 32 for m in step_ms[name]]
         print(f"| {b} | {cell(step_ms[name])} | {cell(per32)} |")
-    print(f"\nraw preprocessed env, random actions: {cell(raw, 0)} steps per CPU second")
+    print(f"\nsampling 32 transitions from a full 100k-transition memory, stacks rebuilt: {cell(sample_ms, 2)} ms")
+    print(f"raw preprocessed env, random actions: {cell(raw, 0)} steps per CPU second")
     per_agent_step = statistics.median(step_ms[small]) / 4 + statistics.median(action_ms[small])
     print(f"the preset's cost per agent step (a quarter of a gradient step + a greedy action): "
           f"{per_agent_step:.1f} ms, i.e. at most {1e3 / (per_agent_step + 1e3 / statistics.median(raw)):,.0f} "

@@ -3,7 +3,7 @@
     python part2_dqn/test.py models/part2_dqn/Pendulum-v1__dqn_mlp.pth --episodes 100
     python part2_dqn/test.py MODEL.pth --render human          # watch it (needs a display)
     python part2_dqn/test.py MODEL.pth --gif run.gif --plot angle.png   # the first episode as a GIF
-    python part2_dqn/test.py models/part2_dqn/ALE-Pong-v5__dqn_cnn__1.pth --gif pong.gif   # Pong: the game's score
+    python part2_dqn/test.py models/part2_dqn/ALE-Pong-v5__dqn_cnn.pth --gif pong.gif   # Pong: the game's score
 """
 import argparse
 import atexit

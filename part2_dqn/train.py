@@ -157,8 +157,8 @@ def get_config(argv=None):
     if (config.network == "cnn") != is_atari(config.env_id):
         raise UserError(f"--network cnn is for Atari games' frames and they need it; {config.env_id!r} with "
                         f"--network {config.network} does not fit")
-    if config.repeat_action_probability > 1:
-        raise UserError("--repeat-action-probability must be at most 1 (-1: the env id's own)")
+    if not (config.repeat_action_probability == -1 or 0 <= config.repeat_action_probability <= 1):
+        raise UserError("--repeat-action-probability must be in [0, 1], or -1 for the env id's own")
     if min(config.total_steps, config.eval_every, config.eval_episodes, config.batch_size, config.train_freq,
            config.gradient_steps, config.target_update_interval, config.n_steps, *config.hidden) < 1:
         raise UserError("step counts, sizes and intervals must be positive")

@@ -120,7 +120,9 @@ def test_pong_preset_uses_the_deterministic_emulator_and_the_cnn():
     (["--env-id", "CartPole-v1", "--network", "cnn"], ["cnn"]),
     (["--env-id", "ALE/Pong-v5", "--convolutions", "huge"], ["nature", "small"]),
     # ALE itself takes a probability of 2 without a word (the emulator then ignores every action)
-    (["--env-id", "ALE/Pong-v5", "--repeat-action-probability", "2"], ["--repeat-action-probability", "at most 1"]),
+    (["--env-id", "ALE/Pong-v5", "--repeat-action-probability", "2"], ["--repeat-action-probability", "[0, 1]"]),
+    # a negative probability other than -1 would silently mean "the id's own" (0.25 for v5)
+    (["--env-id", "ALE/Pong-v5", "--repeat-action-probability", "-0.5"], ["--repeat-action-probability", "-1"]),
 ])
 def test_atari_bad_input_is_one_line(args, words):
     with pytest.raises(UserError) as error:
