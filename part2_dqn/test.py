@@ -101,12 +101,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
     parser.add_argument("--gif", metavar="PATH", help="write the first --gif-episodes episodes as a GIF")
-    parser.add_argument("--gif-episodes", type=int, default=1, help="episodes the GIF shows (at most 1000 frames)")
+    parser.add_argument("--gif-episodes", type=int, default=1, help="episodes the GIF shows (at most --gif-frames frames)")
+    parser.add_argument("--gif-frames", type=int, default=1000, help="the GIF stops after this many frames")
     parser.add_argument("--plot", metavar="PATH", help="Pendulum: plot the pole angle over time")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.gif_episodes < 1:
-        raise UserError("--episodes and --gif-episodes must be positive")
+    if args.episodes < 1 or args.gif_episodes < 1 or args.gif_frames < 1:
+        raise UserError("--episodes, --gif-episodes and --gif-frames must be positive")
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     torch.set_num_threads(1)
@@ -123,11 +124,13 @@ def main(argv=None):
         frames = []
 
         def grab():
-            if len(frames) < 1000:
+            if len(frames) < args.gif_frames:
                 frames.append(gif_env.render())
 
         agent.evaluate(gif_env, min(args.gif_episodes, args.episodes), seed=args.seed, on_frame=grab)
-        save_gif(frames, args.gif, fps=gif_env.metadata.get("render_fps", 30))
+        # Atari: one agent step is 4 frames of the 60 Hz console, so 15 steps make a second of the game
+        fps = 15 if agent.config.network == "cnn" else gif_env.metadata.get("render_fps", 30)
+        save_gif(frames, args.gif, fps=fps)
         gif_env.close()
     if args.plot:
         if env_id.startswith("Pendulum"):

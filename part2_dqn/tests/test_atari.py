@@ -350,6 +350,11 @@ def test_test_py_plays_an_atari_checkpoint_and_writes_a_gif(tmp_path, capsys):
     with Image.open(gif) as image:
         # the game's own screen; one episode of 20 steps (Pillow merges repeated frames: the serve repeats some)
         assert image.size == (160, 210) and 1 < image.n_frames <= 20
+        # real time, 15 agent steps a second (an agent step is 4 frames of the 60 Hz console); GIFs count 10 ms
+        assert 60 <= image.info["duration"] <= 70
+    test_script.main([str(path), "--episodes", "1", "--gif", str(gif), "--gif-frames", "3", "--json"])
+    with Image.open(gif) as image:
+        assert image.n_frames <= 3
 
 
 def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp_path):
