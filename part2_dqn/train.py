@@ -40,6 +40,7 @@ class Config:
     total_steps: int = arg(60_000, "environment steps to train for")
     eval_every: int = arg(2_500, "run a greedy evaluation every this many steps")
     eval_episodes: int = arg(20, "episodes per greedy evaluation")
+    stop_at: float = arg(float("inf"), "end training early once a greedy evaluation's mean return reaches this (inf: never)")
     log_dir: str = arg(str(REPO / "dqn_logs"), "TensorBoard runs go in a subfolder of this folder")
     save_dir: str = arg(str(REPO / "models" / PART), "the best model is saved here as {env}__{algo}__{seed}.pth")
     discrete_actions: int = arg(0, "Gaussian-spaced torques for an env with a 1-D Box action (odd; 0 = refuse Box actions)")
@@ -109,17 +110,27 @@ PRESETS = {
 }
 
 
-# Atari from pixels (issue 13): the settings of DQN runs known to learn Pong quickly (Adam at 1e-4, 100k
-# transitions, 10k steps of pure collection, epsilon to 0.01 over the first 100k steps, one minibatch of
-# 32 every 4 steps, a hard target copy every 1,000 agent steps = 250 gradient steps), with 3-step returns
-# and Double DQN. The 2013 network: NOTES/PONG_DRAFT.md, "Which network". Not tuned on any seed.
+# Atari from pixels (issue 13): the settings of the DQN runs known to learn Pong quickly (Lapan's, which
+# pl_bolts uses: Adam at 1e-4, a minibatch of 32 after EVERY agent step, a hard target copy every 1,000,
+# epsilon to 0.01 over the first 100k steps here), with 100k transitions, 3-step returns and Double DQN.
+# One minibatch every 4 steps (the Nature DQN's ratio, made for 50M frames) was still losing 21-0 after
+# 150k steps (NOTES.md, "Pong"). The 2013 network: README, "Finale: Pong from pixels". Not tuned on any seed.
 ATARI = dict(network="cnn", convolutions="small", hidden=[256], total_steps=400_000, eval_every=25_000,
              eval_episodes=10, learning_rate=1e-4, batch_size=32, buffer_size=100_000, learning_starts=10_000,
-             train_freq=4, gradient_steps=1, gamma=0.99, n_steps=3, double=True, tau=1.0,
-             target_update_interval=250, epsilon_end=0.01, exploration_fraction=0.25, max_grad_norm=10.0)
+             train_freq=1, gradient_steps=1, gamma=0.99, n_steps=3, double=True, tau=1.0,
+             target_update_interval=1_000, epsilon_end=0.01, exploration_fraction=0.25, max_grad_norm=10.0)
 # Pong: the deterministic emulator (no sticky actions, as v4 and the published Pong results) so that the
-# numbers compare like with like; --repeat-action-probability 0.25 gives v5's own sticky actions.
-PRESETS["ALE/Pong-v5"] = dict(ATARI, repeat_action_probability=0.0)
+# numbers compare like with like; --repeat-action-probability 0.25 gives v5's own sticky actions. A greedy
+# mean of 19 (of 21) is a won game: the run ends there rather than spend CPU hours on a solved game.
+PRESETS["ALE/Pong-v5"] = dict(ATARI, repeat_action_probability=0.0, stop_at=19.0)
+
+
+class Solved(Exception):
+    """Raised by main()'s on_eval when an evaluation reaches --stop-at: the run ends there, complete."""
+
+    def __init__(self, train_seconds):
+        super().__init__()
+        self.train_seconds = train_seconds
 
 
 # --rainbow: every extension at once (Hessel et al., 2018) but the distributional head (C51), which this
@@ -255,9 +266,15 @@ def main(argv=None):
                                    "n_actions": n_actions, "eval_return": mean, "eval_std": std, "step": step})
             best.update(eval_return=mean, step=step, saved=True)  # only once the file is in place
         progress(step)
+        if mean >= config.stop_at:
+            raise Solved(train_seconds)
 
+    stopped = ""
     try:
         train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval)
+    except Solved as solved:
+        train_seconds = solved.train_seconds
+        stopped = f" (stopped at step {agent.steps:,}: --stop-at {config.stop_at:g} reached)"
     except KeyboardInterrupt:
         bar.close()
         writer.close()
@@ -270,14 +287,14 @@ def main(argv=None):
                   f"model{older}", file=sys.stderr)
         sys.exit(130)
     bar.close()
-    summary = dict(steps=config.total_steps, train_seconds=round(train_seconds, 3),
-                   steps_per_second=round(config.total_steps / train_seconds, 1),
+    summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
+                   steps_per_second=round(agent.steps / train_seconds, 1),
                    wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
                    best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
     eval_log.finish(**summary)
     writer.close()
     saved = f"model saved to {path}" if best["saved"] else "no model saved (no evaluation gave a finite return)"
-    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.1f} at step {best['step']:,}, "
+    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.1f} at step {best['step']:,}{stopped}, "
           f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
 
 

@@ -105,6 +105,9 @@ def test_pong_is_gymnasiums_atari_wrappers_with_zero_padded_frames():
 def test_pong_preset_uses_the_deterministic_emulator_and_the_cnn():
     config = train.get_config(["--env-id", "ALE/Pong-v5"])
     assert config.network == "cnn" and config.repeat_action_probability == 0.0
+    # a minibatch after every agent step (the Pong runs that learn fast), a target copy every 1,000; ends at 19
+    assert (config.train_freq, config.gradient_steps, config.target_update_interval) == (1, 1, 1_000)
+    assert config.stop_at == 19.0 and train.get_config(["--env-id", "PongNoFrameskip-v4"]).stop_at == float("inf")
     env = train.make_env(config)
     assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0
     sticky = train.make_env(dataclasses.replace(config, repeat_action_probability=0.25))

@@ -86,6 +86,24 @@ def test_short_run_leaves_a_model_test_py_loads(run_script, tmp_path):
     assert json.loads(played.stdout.strip().splitlines()[-1])["trained_steps"] == 300
 
 
+def test_stop_at_ends_a_run_at_the_first_evaluation_that_reaches_it(run_script, tmp_path):
+    """--stop-at X: the run ends, complete (model, summary, closing line), at the first evaluation with a mean
+    of X or more; its summary counts the steps actually taken. Pendulum's returns are below 0, so -1e9
+    stops at the first evaluation and inf (the default) never does."""
+    common = ["--total-steps", "600", "--eval-every", "200", "--eval-episodes", "1", "--learning-starts", "100",
+              "--batch-size", "32", "--max-episode-steps", "50", "--save-dir", "out"]
+    done = run_script("train.py", *common, "--stop-at=-1e9", "--log-dir", "stopped")
+    assert done.returncode == 0, done.stderr
+    assert "stopped at step 200: --stop-at -1e+09 reached" in done.stdout and "model saved to" in done.stdout
+    run_dir = single_run(tmp_path / "stopped")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 200 and summary["best_step"] == 200
+    assert len((run_dir / "evaluations.csv").read_text().splitlines()) == 1 + 1
+    full = run_script("train.py", *common, "--log-dir", "full")
+    assert full.returncode == 0 and "stopped at" not in full.stdout
+    assert json.loads((single_run(tmp_path / "full") / "summary.json").read_text())["steps"] == 600
+
+
 def test_default_folders_are_the_repos_wherever_run_from(run_script):
     from train import get_config
     config = get_config([])
