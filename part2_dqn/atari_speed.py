@@ -86,7 +86,7 @@ def main(argv=None):
     if args.threads:
         cases += [("2013 (small), two threads", [], 2, False),
                   ("Nature, two threads", ["--convolutions", "nature", "--hidden", "512"], 2, False)]
-    batches = [64, 128]  # the same replay ratio: batch 64 every 8 steps is batch 32 every 4
+    batches = [64, 128]  # the same replay ratio: batch 64 every 2 steps is batch 32 after every step
 
     torch.set_num_threads(1)
     built = {}
@@ -133,8 +133,11 @@ def main(argv=None):
         print(f"| {b} | {cell(step_ms[name])} | {cell(per32)} |")
     print(f"\nsampling 32 transitions from a full 100k-transition memory, stacks rebuilt: {cell(sample_ms, 2)} ms")
     print(f"raw preprocessed env, random actions: {cell(raw, 0)} steps per CPU second")
-    per_agent_step = statistics.median(step_ms[small]) / 4 + statistics.median(action_ms[small])
-    print(f"the preset's cost per agent step (a quarter of a gradient step + a greedy action): "
+    preset = built[small][0]
+    per_agent_step = (statistics.median(step_ms[small]) * preset.gradient_steps / preset.train_freq
+                      + statistics.median(action_ms[small]))
+    print(f"the preset's cost per agent step ({preset.gradient_steps} gradient step(s) per {preset.train_freq} "
+          f"agent step(s) + a greedy action): "
           f"{per_agent_step:.1f} ms, i.e. at most {1e3 / (per_agent_step + 1e3 / statistics.median(raw)):,.0f} "
           f"agent steps per CPU second with the env")
 
