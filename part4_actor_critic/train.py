@@ -82,8 +82,11 @@ PRESETS = {
                                  learning_rate=1e-3, anneal_lr=True),
     ("LunarLander-v3", "a2c"): dict(total_steps=1_000_000, eval_every=25_000, gamma=0.995, learning_rate=8.3e-4,
                                     anneal_lr=True, ent_coef=1e-5),
+    # rl-zoo's, with observations and rewards normalised as in its LunarLanderContinuous preset (below): at 500k
+    # of the zoo's 1M steps, 257 / 234 / 251 over 100 episodes on seeds 1-3 against 217 on seed 1 without
     ("LunarLander-v3", "ppo"): dict(total_steps=500_000, eval_every=25_000, num_envs=16, n_steps=1024, gamma=0.999,
-                                    gae_lambda=0.98, n_epochs=4, ent_coef=0.01),
+                                    gae_lambda=0.98, n_epochs=4, ent_coef=0.01, normalize_obs=True,
+                                    normalize_reward=True),
     ("LunarLanderContinuous-v3", "ppo"): dict(total_steps=1_000_000, eval_every=25_000, num_envs=16, n_steps=1024,
                                               gamma=0.999, gae_lambda=0.98, n_epochs=4, ent_coef=0.01,
                                               normalize_obs=True, normalize_reward=True),
