@@ -122,7 +122,7 @@ class LSTMQNetwork(nn.Module):
 
 # The convolutions (out_channels, kernel size, stride) of the two DQN papers' networks
 CONVOLUTIONS = {
-    "nature": [(32, 8, 4), (64, 4, 2), (64, 3, 1)],  # Mnih et al., 2015 (with hidden [512]): 9.4M multiply-adds per stack
+    "nature": [(32, 8, 4), (64, 4, 2), (64, 3, 1)],  # Mnih et al., 2015 (with hidden [512]): 9.3M multiply-adds per stack
     "small": [(16, 8, 4), (32, 4, 2)],               # Mnih et al., 2013 (with hidden [256]): 3.0M, it played Pong too
 }
 
