@@ -115,7 +115,7 @@ PART2_FULL = [
         target_text="greedy mean >= 200 over 100 episodes within 150k steps",
         ship="LunarLander-v3__dqn_mlp_dueling_noisy_per.pth", env_id="LunarLander-v3",
         algo="Rainbow DQN (no distributional head)"),
-    # issue 13: Pong from pixels, one seed is the claim; about an hour or more of one core, so run it alone:
+    # issue 13: Pong from pixels, one seed is the claim; 3-4 hours of one core (it stops at a greedy 19), so run it alone:
     # `python benchmarks/run.py full --job pong`
     Job("pong", "part2_dqn", "train.py", ["--env-id", "ALE/Pong-v5"], SEEDS[:1],
         "ALE/Pong-v5 (no sticky actions), DQN, 2013 CNN", threshold=18, final_episodes=10, target=18,
