@@ -125,13 +125,6 @@ ATARI = dict(network="cnn", convolutions="small", hidden=[256], total_steps=400_
 PRESETS["ALE/Pong-v5"] = dict(ATARI, repeat_action_probability=0.0, stop_at=19.0)
 
 
-class Solved(Exception):
-    """Raised by main()'s on_eval when an evaluation reaches --stop-at: the run ends there, complete."""
-
-    def __init__(self, train_seconds):
-        super().__init__()
-        self.train_seconds = train_seconds
-
 
 # --rainbow: every extension at once (Hessel et al., 2018) but the distributional head (C51), which this
 # chapter leaves out. Applied over the env's preset; a flag on the command line still wins.
@@ -206,6 +199,13 @@ def algo_name(config):
     options = [name for name in ("dueling", "noisy", "per") if getattr(config, name)]
     return "_".join([ALGO, config.network, *options])
 
+
+class Solved(Exception):
+    """Raised by main()'s on_eval when an evaluation reaches --stop-at: the run ends there, complete."""
+
+    def __init__(self, train_seconds):
+        super().__init__()
+        self.train_seconds = train_seconds
 
 def main(argv=None):
     config = get_config(argv)
