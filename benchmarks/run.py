@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 RUNS = Path("benchmarks") / "runs"  # relative to the repo, where every command runs
 SB3_PYTHON = os.environ.get("SB3_PYTHON", str(REPO.parent / "sb3-env" / "bin" / "python"))
+TRAINING_STATE = "training_state.pth"  # what part2_dqn/train.py --checkpoint-every leaves in an unfinished run's folder
 FORMAT = 2  # results files with commit, dirty and repo-relative paths; files without "format" came before
 
 # The series' closing comparison (top-level README): the envs several parts solve, and the score that counts
@@ -150,11 +151,18 @@ def run_job(suite, job, seed, state):
     code that runs (taken by whoever launched the run: a Ray worker's copy of the repo has no .git)."""
     load_at_start = load_average()
     work = work_dir(suite, job, seed)
-    shutil.rmtree(REPO / work, ignore_errors=True)
     threads = [] if job.torch_threads is None else ["--torch-threads", str(job.torch_threads)]
     command = [sys.executable, f"{job.part}/{job.script}", *job.args, *threads, "--seed", str(seed),
                "--log-dir", str(work / "logs"), "--save-dir", str(work / "models")]
-    _, wall = run(command)
+    # An interrupted run that saved its training state (Part 2's --checkpoint-every: Pong) continues from it;
+    # anything else left in the run's folder is from an older run and goes.
+    saved = sorted((REPO / work / "logs").glob(f"*/{TRAINING_STATE}"))
+    if saved:
+        print(f"  resuming the interrupted run in {rel(saved[-1].parent)}", flush=True)
+        _, wall = run([sys.executable, f"{job.part}/{job.script}", "--resume", rel(saved[-1].parent)])
+    else:
+        shutil.rmtree(REPO / work, ignore_errors=True)
+        _, wall = run(command)
     run_dir = next((REPO / work / "logs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     curve = read_curve(run_dir)
@@ -173,6 +181,8 @@ def run_job(suite, job, seed, state):
                   steps_to_threshold=hit[0] if hit else None, seconds_to_threshold=hit[1] if hit else None,
                   best_eval=summary["best_eval"], best_step=summary["best_step"], final=final,
                   curve=curve, model=model, machine=machine())
+    if summary.get("resumed_at"):  # the steps at which it continued from a saved state (wall_seconds: the last stretch)
+        result["resumed_at"] = summary["resumed_at"]
     if summary.get("raw_steps_per_second") is not None:  # the run measured its env's raw rate itself
         result["raw_steps_per_second"] = summary["raw_steps_per_second"]
     elif job.raw_speed:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from memory import make_memory
+from memory import load_memory_state, make_memory, memory_state
 from networks import make_network, reset_noise
 
 
@@ -69,6 +69,7 @@ class Agent:
         # Noisy Nets: uniformly random actions while the memory warms up (learning_starts), then none
         self.epsilon = float(config.learning_starts > 0) if config.noisy else config.epsilon_start
         self.steps, self.gradient_steps = 0, 0
+        self.train_seconds = 0.0  # training time so far, evaluation excluded (carried over by --resume)
         self.obs = None  # the training env's current observation, carried across collect_rollouts calls
         self.pending = collections.deque()  # n-step returns: the last transitions not yet in the memory
         self.episode_return, self.episode_length = 0.0, 0
@@ -106,11 +107,13 @@ class Agent:
         progress = min(1.0, self.steps / max(1.0, c.exploration_fraction * c.total_steps))
         self.epsilon = c.epsilon_start + progress * (c.epsilon_end - c.epsilon_start)
 
-    def collect_rollouts(self, env, n_env_steps):
-        """Take `n_env_steps` epsilon-greedy steps in `env`, pushing every transition into the memory."""
-        if self.obs is None:
-            self.obs, _ = env.reset(seed=self.config.seed)
-        for _ in range(n_env_steps):
+    def collect_rollouts(self, env, n_env_steps, stop_at_episode_end=False):
+        """Take `n_env_steps` epsilon-greedy steps in `env`, pushing every transition into the memory; with
+        `stop_at_episode_end` (a checkpoint is due, see train), stop early after a step that ends an
+        episode. Returns the number of steps taken."""
+        if self.obs is None:  # the run's first step (seed), or the first after --resume (a fresh seed)
+            self.obs, _ = env.reset(seed=self.config.seed + self.steps)
+        for taken in range(1, n_env_steps + 1):
             action = self.get_action(self.obs)
             next_obs, reward, terminated, truncated, info = env.step(action)
             # Pitfall: store `terminated` as the done flag, and the true final next_obs: a time limit
@@ -124,7 +127,11 @@ class Agent:
                 self.finished_episodes.append((self.episode_return, self.episode_length))
                 self.episode_return, self.episode_length = 0.0, 0
                 next_obs, _ = env.reset()
+                if stop_at_episode_end:
+                    self.obs = next_obs
+                    return taken
             self.obs = next_obs
+        return n_env_steps
 
     def push(self, obs, action, reward, next_obs, terminated, episode_over):
         """Store a transition; with n_steps > 1, store n-step transitions instead.
@@ -229,21 +236,26 @@ class Agent:
                     on_frame()
         return float(returns.mean()), float(returns.std())
 
-    def train(self, env, on_log=None, on_eval=None):
+    def train(self, env, on_log=None, on_eval=None, on_checkpoint=None):
         """Collect `train_freq` steps, then `gradient_steps` updates, until `total_steps` are spent.
 
         `on_log(step, episodes, loss, mean_q)` runs after every update round that finished episodes (at
         most every 1000 steps), `on_eval(step, train_seconds)` every `eval_every` steps and once more at
         the last step if that was not one of them: a run always ends with an evaluation of its final
-        policy, so even a run shorter than `eval_every` leaves a model. Returns the training seconds,
-        evaluation excluded.
+        policy, so even a run shorter than `eval_every` leaves a model. `on_checkpoint(step)` (train.py
+        saves the training state there) runs at the first episode end after every `checkpoint_every`
+        steps. Returns the training seconds, evaluation and checkpoints excluded; a resumed agent
+        continues from its `steps` and `train_seconds`.
         """
         c = self.config
-        next_eval, next_log, loss, mean_q = c.eval_every, 0, float("nan"), float("nan")
-        train_seconds, start = 0.0, time.perf_counter()
+        next_eval = (self.steps // c.eval_every + 1) * c.eval_every
+        every = c.checkpoint_every or c.total_steps + 1
+        next_checkpoint = (self.steps // every + 1) * every
+        next_log, loss, mean_q = self.steps, float("nan"), float("nan")
+        start = time.perf_counter()
         while self.steps < c.total_steps:
             n = min(c.train_freq, c.total_steps - self.steps, max(1, next_eval - self.steps))
-            self.collect_rollouts(env, n)
+            n = self.collect_rollouts(env, n, stop_at_episode_end=self.steps >= next_checkpoint)
             if c.anneal_lr:
                 self.set_learning_rate(c.learning_rate * (1.0 - self.steps / c.total_steps))
             if self.steps >= c.learning_starts and len(self.memory) >= c.batch_size:
@@ -253,9 +265,47 @@ class Agent:
                 on_log(self.steps, self.finished_episodes, loss, mean_q)
                 self.finished_episodes, next_log = [], self.steps + 1000
             if self.steps >= next_eval or self.steps >= c.total_steps:
-                train_seconds += time.perf_counter() - start
+                self.train_seconds += time.perf_counter() - start
                 if on_eval is not None:
-                    on_eval(self.steps, train_seconds)
+                    on_eval(self.steps, self.train_seconds)
                 next_eval += c.eval_every
                 start = time.perf_counter()
-        return train_seconds + time.perf_counter() - start
+            # a checkpoint only between episodes: no episode or n-step window is half in the memory then
+            if self.steps >= next_checkpoint and self.episode_length == 0 and self.steps < c.total_steps:
+                self.train_seconds += time.perf_counter() - start
+                if on_checkpoint is not None:
+                    on_checkpoint(self.steps)
+                next_checkpoint = (self.steps // every + 1) * every
+                start = time.perf_counter()
+        self.train_seconds += time.perf_counter() - start
+        return self.train_seconds
+
+    # ---------- the training state, for train.py --resume ----------
+
+    def training_state(self):
+        """Everything needed to continue this run: networks, optimizer, memory, counters, random streams.
+        Taken between episodes (Agent.train's on_checkpoint), so no transition is half stored."""
+        if self.pending or self.episode_length:
+            raise RuntimeError("the training state is taken between episodes only")
+        return dict(q_network=self.q_network.state_dict(), target_network=self.target_network.state_dict(),
+                    optimizer=self.optimizer.state_dict(), memory=memory_state(self.memory),
+                    steps=self.steps, gradient_steps=self.gradient_steps, epsilon=self.epsilon,
+                    train_seconds=self.train_seconds, rng=self.rng.getstate(), torch_rng=torch.get_rng_state(),
+                    noise_generator=None if self.noise_generator is None else self.noise_generator.get_state(),
+                    finished_episodes=[list(episode) for episode in self.finished_episodes])
+
+    def load_training_state(self, state):
+        """The inverse of `training_state`, into an agent built with the same config. The training env
+        starts a fresh episode (seeded by the step) on the next collect_rollouts."""
+        self.q_network.load_state_dict(state["q_network"])
+        self.target_network.load_state_dict(state["target_network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        load_memory_state(self.memory, state["memory"])
+        self.steps, self.gradient_steps, self.epsilon = state["steps"], state["gradient_steps"], state["epsilon"]
+        self.train_seconds = state["train_seconds"]
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.noise_generator is not None:
+            self.noise_generator.set_state(state["noise_generator"])
+        self.finished_episodes = [tuple(episode) for episode in state["finished_episodes"]]
+        self.obs, self.pending, self.episode_return, self.episode_length = None, collections.deque(), 0.0, 0

@@ -94,6 +94,17 @@ class FusedAdamW:
                             lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
                             eps=self.eps, amsgrad=False, maximize=False)
 
+    def state_dict(self):
+        """The moments and the step count (train.py --resume saves them with the training state)."""
+        return dict(exp_avgs=self.exp_avgs, exp_avg_sqs=self.exp_avg_sqs, step_count=self.step_count, lr=self.lr)
+
+    @torch.no_grad()
+    def load_state_dict(self, state):
+        for mine, saved in zip(self.exp_avgs + self.exp_avg_sqs, state["exp_avgs"] + state["exp_avg_sqs"]):
+            mine.copy_(saved)
+        self.step_count.copy_(state["step_count"])  # in place: self.steps lists this very tensor
+        self.lr = state["lr"]
+
 
 def sample_round(memory, batch_size, n_batches):
     """`n_batches` minibatches as tensors with a leading (n_batches,) axis, drawn exactly as that many

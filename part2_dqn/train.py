@@ -77,6 +77,8 @@ class Config:
     max_grad_norm: float = arg(10.0, "gradient norm clipping")
     device: str = arg("auto", "auto (CUDA if available), cpu or cuda")
     torch_threads: int = arg(1, "CPU threads for torch (one: two collapse when another process shares the cores)")
+    checkpoint_every: int = arg(0, "save the whole training state (networks, optimizer, replay memory) in the run folder at the first episode end after every this many steps, for --resume (0 = never)")
+    resume: str = arg("", "continue the interrupted run in this run folder from its saved training state, with its own settings (give no other flag)")
     fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
 
 
@@ -118,7 +120,8 @@ PRESETS = {
 ATARI = dict(network="cnn", convolutions="small", hidden=[256], total_steps=400_000, eval_every=25_000,
              eval_episodes=10, learning_rate=1e-4, batch_size=32, buffer_size=100_000, learning_starts=10_000,
              train_freq=1, gradient_steps=1, gamma=0.99, n_steps=3, double=True, tau=1.0,
-             target_update_interval=1_000, epsilon_end=0.01, exploration_fraction=0.25, max_grad_norm=10.0)
+             target_update_interval=1_000, epsilon_end=0.01, exploration_fraction=0.25, max_grad_norm=10.0,
+             checkpoint_every=25_000)  # hours of training: a saved state (0.7 GB) after every evaluation, for --resume
 # Pong: the deterministic emulator (no sticky actions, as v4 and the published Pong results) so that the
 # numbers compare like with like; --repeat-action-probability 0.25 gives v5's own sticky actions. A greedy
 # mean of 19 (of 21) is a won game: the run ends there rather than spend CPU hours on a solved game.
@@ -154,6 +157,8 @@ def get_config(argv=None):
     if "--rainbow" in argv:  # the rainbow preset sits over the env's one, under the flags given
         presets[env_id] = {**presets.get(env_id, {}), **RAINBOW, **RAINBOW_PRESETS.get(env_id, {})}
     config = parse_config(Config, argv, __doc__.split("\n")[0], presets)
+    if config.resume and len([a for a in argv if a.startswith("--")]) > 1:
+        raise UserError("--resume continues a run with the settings it started with: give no other flag")
     if config.network not in ("mlp", "lstm", "cnn"):
         raise UserError(f"--network must be mlp or lstm (or cnn, for an Atari game), got {config.network!r}")
     if config.convolutions not in CONVOLUTIONS:
@@ -200,6 +205,23 @@ def algo_name(config):
     return "_".join([ALGO, config.network, *options])
 
 
+STATE_FILE = "training_state.pth"  # in the run folder: what --resume continues from
+
+
+def load_training_state(run_dir):
+    """The training state a run saved in its folder (`--checkpoint-every`), or a UserError saying why not."""
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"nothing to resume in {str(run_dir)!r}: no {STATE_FILE} (a run saves one with "
+                        f"--checkpoint-every, and deletes it when it completes)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        config = Config(**{**state["config"], "resume": str(run_dir)})
+    except Exception as e:  # a truncated file, another format, a state of another version of this script
+        raise UserError(f"{str(path)!r} is not a readable training state ({type(e).__name__})") from None
+    return config, state
+
+
 class Solved(Exception):
     """Raised by main()'s on_eval when an evaluation reaches --stop-at: the run ends there, complete."""
 
@@ -209,29 +231,44 @@ class Solved(Exception):
 
 def main(argv=None):
     config = get_config(argv)
+    state = None
+    if config.resume:  # the interrupted run's own config, folder, counters, memory and best model
+        config, state = load_training_state(config.resume)
     device = pick_device(config.device)
     check_writable(config.save_dir)
     env, eval_env, agent = build(config, device)
     algo = algo_name(config)
     env_name = config.env_id.replace("/", "-")  # ALE/Pong-v5 -> ALE-Pong-v5: one file, not a folder
-    run_dir = make_run_dir(config.log_dir, env_name, algo, config.seed)
-    obs_shape, n_actions = env.observation_space.shape, agent.n_actions
-
-    writer = SummaryWriter(run_dir)
-    writer.add_text("config", config_markdown(config))
-    eval_log = EvalLog(run_dir)
     path = Path(config.save_dir) / f"{env_name}__{algo}__{config.seed}.pth"
     best = dict(eval_return=-np.inf, step=0, saved=False)
+    resumed_at, wall_before = [], 0.0
+    if state is None:
+        run_dir = make_run_dir(config.log_dir, env_name, algo, config.seed)
+    else:
+        run_dir = Path(config.resume)
+        agent.load_training_state(state["agent"])
+        eval_env.reset(seed=config.seed + 10_000 + agent.steps)  # fresh evaluation episodes, not the first ones again
+        best, resumed_at, wall_before = state["best"], state["resumed_at"] + [agent.steps], state["wall_seconds"]
+        if state["best_model"] is not None:  # the best model of this run's saved past (a later one was lost with it)
+            save_checkpoint(path, state["best_model"])
+    first_step = agent.steps
+    obs_shape, n_actions = env.observation_space.shape, agent.n_actions
+
+    writer = SummaryWriter(run_dir, purge_step=first_step or None)  # resumed: events after the state are dropped
+    if state is None:
+        writer.add_text("config", config_markdown(config))
+    eval_log = EvalLog(run_dir, keep_until=None if state is None else first_step)
+    checkpointed = dict(step=None)
     recent = [float("nan")]
-    bar = tqdm(total=config.total_steps, unit="step", disable=None, smoothing=0.1)  # off when not a terminal
+    bar = tqdm(total=config.total_steps, initial=first_step, unit="step", disable=None, smoothing=0.1)  # off when not a terminal
     started = time.perf_counter()
-    next_line = dict(step=config.total_steps // 10, time=started + 30)
+    next_line = dict(step=first_step + config.total_steps // 10, time=started + 30)
 
     def progress(step):
         """Without a terminal (output piped to a file) the bar is off: a plain line every 10% or 30 s."""
         now = time.perf_counter()
         if bar.disable and (step >= next_line["step"] or now >= next_line["time"]):
-            print(f"step {step:,}/{config.total_steps:,} | {step / (now - started):,.0f} steps/s | "
+            print(f"step {step:,}/{config.total_steps:,} | {(step - first_step) / (now - started):,.0f} steps/s | "
                   f"return {recent[0]:.1f} | best eval {best['eval_return']:.1f}", flush=True)
             next_line.update(step=step + config.total_steps // 10, time=now + 30)
 
@@ -269,9 +306,19 @@ def main(argv=None):
         if mean >= config.stop_at:
             raise Solved(train_seconds)
 
+    def on_checkpoint(step):
+        """Save all the run needs to continue (--resume) in its folder, atomically, replacing the last one."""
+        saved_config = dataclasses.replace(config, save_dir=str(Path(config.save_dir).resolve()), resume="")
+        best_model = torch.load(path, map_location="cpu", weights_only=True) if best["saved"] else None
+        save_checkpoint(run_dir / STATE_FILE, dict(
+            part=PART, algo=ALGO, config=dataclasses.asdict(saved_config), agent=agent.training_state(),
+            best=best, best_model=best_model, resumed_at=resumed_at,
+            wall_seconds=wall_before + time.perf_counter() - started))
+        checkpointed.update(step=step)  # only once the file is in place
+
     stopped = ""
     try:
-        train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval)
+        train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval, on_checkpoint=on_checkpoint)
     except Solved as solved:
         train_seconds = solved.train_seconds
         stopped = f" (stopped at step {agent.steps:,}: --stop-at {config.stop_at:g} reached)"
@@ -285,11 +332,16 @@ def main(argv=None):
             older = f" ({path} is from an earlier run)" if path.exists() else ""
             print(f"\ninterrupted at step {agent.steps:,}, before the first evaluation: this run saved no "
                   f"model{older}", file=sys.stderr)
+        if checkpointed["step"] is not None:
+            print(f"the training state of step {checkpointed['step']:,} is saved: continue from there with\n"
+                  f"    python {Path(__file__).relative_to(REPO)} --resume {run_dir}", file=sys.stderr)
         sys.exit(130)
     bar.close()
+    (run_dir / STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
                    steps_per_second=round(agent.steps / train_seconds, 1),
-                   wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
+                   wall_seconds=round(wall_before + time.perf_counter() - started, 3), resumed_at=resumed_at,
+                   best_eval=best["eval_return"],
                    best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
     eval_log.finish(**summary)
     writer.close()

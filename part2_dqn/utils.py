@@ -140,10 +140,16 @@ class EvalLog:
     `train_seconds` counts training only (evaluation time excluded), like the peer benchmarks do.
     """
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, keep_until=None):
+        """A new file; or, resuming a run at step `keep_until`, the run's file with its rows up to that step
+        (rows after it belong to the stretch that was lost with the interruption)."""
         self.path = Path(run_dir) / "evaluations.csv"
+        rows = []
+        if keep_until is not None and self.path.exists():
+            with open(self.path, newline="") as f:
+                rows = [row for row in list(csv.reader(f))[1:] if int(row[0]) <= keep_until]
         with open(self.path, "w", newline="") as f:
-            csv.writer(f).writerow(["step", "train_seconds", "mean", "std"])
+            csv.writer(f).writerows([["step", "train_seconds", "mean", "std"], *rows])
 
     def add(self, step, train_seconds, mean, std):
         with open(self.path, "a", newline="") as f:

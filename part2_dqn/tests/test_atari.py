@@ -404,3 +404,25 @@ def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_
     agent, env, checkpoint = test_script.rebuild(tmp_path / "models" / "ALE-Pong-v5__dqn_cnn__1.pth")
     assert checkpoint["config"]["convolutions"] == "small" and checkpoint["obs_shape"] == [4, 84, 84]
     assert isinstance(agent.q_network, CNNQNetwork) and isinstance(agent.memory, FrameReplayMemory)
+
+
+@pytest.mark.parametrize("per", [False, True])
+def test_an_atari_agent_resumed_from_its_training_state_samples_and_learns_as_the_original(tmp_path, per):
+    """train.py --resume on frames: the frame ring, stream positions, episode starts (and the sum tree)
+    come back, so the rebuilt stacks, the minibatches and the updates are the original's."""
+    original, env = image_agent(FastAgent, per=per, n_steps=3, buffer_size=60), flashes()
+    original.collect_rollouts(env, 100)  # wrapped around the 60 slots
+    while original.episode_length:
+        original.collect_rollouts(env, 1)
+    original.learn(2)
+    torch.save(original.training_state(), tmp_path / "state.pth")
+    restored = image_agent(FastAgent, per=per, n_steps=3, buffer_size=60, seed=5)
+    restored.load_training_state(torch.load(tmp_path / "state.pth", weights_only=True))
+    indices = original.memory.sample_indices(8)
+    assert np.array_equal(indices, restored.memory.sample_indices(8))
+    for a, b in zip(original.memory.gather(indices), restored.memory.gather(indices)):
+        assert torch.equal(a, b)
+    original.learn(3)
+    restored.learn(3)
+    for a, b in zip(original.q_network.parameters(), restored.q_network.parameters()):
+        assert torch.equal(a, b)
