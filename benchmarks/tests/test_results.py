@@ -79,6 +79,50 @@ def test_a_result_records_its_commit_threads_and_only_repo_relative_paths(monkey
     assert len(r["load_average"]) == 2 and all(x >= 0 for x in r["load_average"])  # start and end of the job
 
 
+def test_an_interrupted_run_with_a_saved_training_state_is_resumed_not_restarted(monkeypatch):
+    """Pong trains for hours: a job whose run folder holds Part 2's training state (--checkpoint-every)
+    continues from it (--resume); the result keeps the job's own command and says where it resumed."""
+    calls = []
+    train = fake_commands(calls)
+
+    def fake(command):
+        if "--resume" in command:  # train.py --resume finishes the run in its own folder
+            calls.append(command)
+            log_dir = run.REPO / command[command.index("--resume") + 1]
+            (log_dir / run.TRAINING_STATE).unlink()
+            (log_dir / "evaluations.csv").write_text("step,train_seconds,mean,std\n2500,1.5,480.0,3.0\n5000,3.0,500.0,0.0\n")
+            (log_dir / "summary.json").write_text(json.dumps(dict(
+                steps=5000, train_seconds=3.2, steps_per_second=1562.5, best_eval=500.0, best_step=5000,
+                resumed_at=[2600], model=str(log_dir.parent.parent / "models" / "CartPole-v1__dqn__101.pth"))))
+            return "", 2.0
+        return train(command)
+
+    monkeypatch.setattr(run, "run", fake)
+    monkeypatch.setattr(run, "machine", lambda: dict(cpu="cpu", cores=2))
+    monkeypatch.setattr(run, "RUNS", run.RUNS / "pytest-resume")
+    cartpole = Job("cartpole", "part2_dqn", "train.py", ["--env-id", "CartPole-v1"], [101], "CartPole-v1",
+                   threshold=475, final_episodes=20)
+    work = run.REPO / run.work_dir("quick", cartpole, 101)
+    try:
+        interrupted = work / "logs" / "CartPole-v1__dqn__101__0"
+        interrupted.mkdir(parents=True)
+        (interrupted / "evaluations.csv").write_text("step,train_seconds,mean,std\n2500,1.5,480.0,3.0\n")
+        (interrupted / run.TRAINING_STATE).write_bytes(b"state")
+        r = run.run_job("quick", cartpole, 101, run.git_state("part2_dqn"))
+        assert calls[0][1:] == ["part2_dqn/train.py", "--resume", run.rel(interrupted)]
+        assert r["resumed_at"] == [2600] and r["command"][:3] == ["part2_dqn/train.py", "--env-id", "CartPole-v1"]
+        assert r["curve"] == [[2500, 480.0, 1.5], [5000, 500.0, 3.0]]
+        # the next run of the job finds no state (the run completed): it starts afresh, the old folder gone
+        (interrupted / "old.txt").write_text("from the run before")
+        calls.clear()
+        r = run.run_job("quick", cartpole, 101, run.git_state("part2_dqn"))
+        assert "--resume" not in calls[0] and "resumed_at" not in r
+        assert not (interrupted / "old.txt").exists()
+    finally:
+        import shutil
+        shutil.rmtree(run.REPO / run.RUNS, ignore_errors=True)
+
+
 def test_the_table_states_the_load_the_results_were_measured_under():
     results = [dict(load_average=[0.5, 3.25]), dict(load_average=[7.0, None]), dict()]  # the last: an old file
     assert run.load_text(results) == ("; 1-minute load average at the jobs' starts and ends 0.5-7.0 "
