@@ -180,8 +180,9 @@ class Agent:
         rows = lambda x: torch.from_numpy(np.ascontiguousarray(x.reshape(T * n, *x.shape[2:])[valid]))
         batch = dict(obs=rows(b.obs), actions=rows(b.actions), advantages=rows(advantages), returns=rows(returns),
                      values=rows(values))
-        with torch.no_grad():  # the policy that collected the rollout (PPO's ratio divides by it)
-            batch["log_probs"] = self.network(batch["obs"], batch["actions"])[0]
+        if c.algo == "ppo":
+            with torch.no_grad():  # the policy that collected the rollout: PPO's ratio divides by it (A2C never reads it)
+                batch["log_probs"] = self.network(batch["obs"], batch["actions"])[0]
         return batch
 
     def learn(self):
@@ -231,15 +232,19 @@ class Agent:
             # separate networks share no parameter: each loss reaches only its own network, so one backward
             # pass of the sum gives each optimizer exactly the gradient of its own loss
             loss = actor_loss + value_loss
+        self.optimize(loss)
+        stats.update({"losses/policy_loss": policy_loss.detach(), "losses/value_loss": value_loss.detach(),
+                      "losses/entropy": entropy.detach()})
+        return stats
+
+    def optimize(self, loss):
+        """Backpropagate `loss`, clip each network's gradient norm to max_grad_norm, step each optimizer."""
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for optimizer in self.optimizers:
-            torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], c.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], self.config.max_grad_norm)
             optimizer.step()
-        stats.update({"losses/policy_loss": policy_loss.detach(), "losses/value_loss": value_loss.detach(),
-                      "losses/entropy": entropy.detach()})
-        return stats
 
     # ---------- saving, evaluation and the loop ----------
 

@@ -8,7 +8,7 @@
     tensorboard --logdir actor_critic_logs
 
 Reading order: config -> env factory (wrappers.py) -> network (networks.py) -> memory (memory.py) ->
-agent (agent.py) -> main().
+agent (agent.py; fast.py is the same agent with a faster optimizer step, and can be skipped) -> main().
 """
 import dataclasses
 import sys
@@ -22,6 +22,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agent import Agent
+from fast import FastAgent
 from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
                    parse_config, run_main, save_checkpoint, seed_everything)
 from wrappers import make_env as make_single_env
@@ -65,6 +66,7 @@ class Config:
     raw_speed_every: int = arg(50, "time one rollout of random actions on a copy of the vector env every this many "
                                    "updates, to compare collection with (0 = never)")
     torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
+    fast: bool = arg(True, "run fast.py's FastAgent (the same updates, the optimizer step reorganised for speed); --no-fast: agent.py's textbook Agent")
 
 
 # Defaults of each algorithm (SB3's, which follow the papers); an env preset and then flags win over them.
@@ -142,7 +144,7 @@ def build(config, device="cpu"):
     seed_everything(config.seed)
     envs, eval_env = make_envs(config), make_env(config)
     eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
-    agent = Agent(config, envs.single_observation_space, envs.single_action_space, device)
+    agent = (FastAgent if config.fast else Agent)(config, envs.single_observation_space, envs.single_action_space, device)
     return envs, eval_env, agent
 
 

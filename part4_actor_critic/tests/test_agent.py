@@ -192,10 +192,12 @@ def test_ppo_survives_a_last_minibatch_of_one_row():
     assert all(torch.isfinite(p).all() for p in agent.network.parameters())
 
 
-def one_update(shared, returns_offset, vf_coef=0.5):
-    """Weights after one A2C gradient step on a fixed batch whose critic targets are shifted by returns_offset."""
+def one_update(shared, returns_offset, vf_coef=0.5, fast=False):
+    """Weights after one A2C gradient step on a fixed batch whose critic targets are shifted by returns_offset
+    (the textbook Agent, or with fast=True fast.py's FastAgent: one optimizer, each network clipped alone)."""
     torch.manual_seed(0)
     flags = ["--num-envs", "2", "--n-steps", "4", "--vf-coef", str(vf_coef)] + (["--shared"] if shared else [])
+    flags += ["--fast" if fast else "--no-fast"]
     config = get_config(flags)
     envs, _, agent = build(config)
     agent.start(envs, seed=0)
@@ -206,19 +208,21 @@ def one_update(shared, returns_offset, vf_coef=0.5):
     return agent
 
 
-def test_separate_networks_keep_the_critic_loss_out_of_the_actor():
-    a, b = one_update(False, 0.0), one_update(False, 100.0)
-    assert len(a.optimizers) == 2
+@pytest.mark.parametrize("fast", [False, True])
+def test_separate_networks_keep_the_critic_loss_out_of_the_actor(fast):
+    a, b = one_update(False, 0.0, fast=fast), one_update(False, 100.0, fast=fast)
+    assert len(a.groups if fast else a.optimizers) == 2  # two networks, each with its own gradient clipping
     for pa, pb in zip(a.network.actor_parameters(), b.network.actor_parameters()):
         torch.testing.assert_close(pa, pb)  # the actor does not care what the critic was told
     assert not torch.allclose(a.network.value_head.weight, b.network.value_head.weight)
 
 
-def test_a_shared_trunk_learns_from_both_losses_weighted_by_vf_coef():
-    a, b = one_update(True, 0.0), one_update(True, 100.0)
-    assert len(a.optimizers) == 1
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_shared_trunk_learns_from_both_losses_weighted_by_vf_coef(fast):
+    a, b = one_update(True, 0.0, fast=fast), one_update(True, 100.0, fast=fast)
+    assert len(a.groups if fast else a.optimizers) == 1
     assert not torch.allclose(a.network.trunk[0].weight, b.network.trunk[0].weight)
-    c, d = one_update(True, 0.0, vf_coef=0.0), one_update(True, 100.0, vf_coef=0.0)
+    c, d = one_update(True, 0.0, vf_coef=0.0, fast=fast), one_update(True, 100.0, vf_coef=0.0, fast=fast)
     torch.testing.assert_close(c.network.trunk[0].weight, d.network.trunk[0].weight)  # weight 0: no effect
 
 
