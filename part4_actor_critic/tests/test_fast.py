@@ -74,3 +74,10 @@ def test_clip_grad_norm_rescales_only_above_the_limit():
 def test_train_py_runs_the_fast_agent_by_default_and_the_textbook_one_with_no_fast():
     assert type(train.build(train.get_config([]))[2]) is FastAgent
     assert type(train.build(train.get_config(["--no-fast"]))[2]) is Agent
+
+
+def test_speed_py_measures_both_agents_taking_turns():
+    import speed
+    speeds = speed.measure(["--algo", "a2c"], rounds=2, updates=3)
+    assert set(speeds) == {"textbook", "fast"}
+    assert all(len(values) == 2 and min(values) > 0 for values in speeds.values())
