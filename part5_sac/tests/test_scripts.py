@@ -63,6 +63,7 @@ def test_default_folders_are_the_repos_and_help_shows_the_preset(capsys):
     assert Path(config.save_dir) == REPO / "models" / "part5_sac" and Path(config.log_dir) == REPO / "sac_logs"
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3"]).total_steps == 300_000
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3"]).eval_episodes == 20
+    assert train.get_config([]).eval_episodes == 20  # Pendulum: 10 picked a lucky model on seed 103 (README)
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3", "--total-steps", "5"]).total_steps == 5
     with pytest.raises(SystemExit):
         train.get_config(["--env-id", "LunarLanderContinuous-v3", "--help"])
