@@ -115,6 +115,11 @@ PART2_FULL = [
         target_text="greedy mean >= 200 over 100 episodes within 150k steps",
         ship="LunarLander-v3__dqn_mlp_dueling_noisy_per.pth", env_id="LunarLander-v3",
         algo="Rainbow DQN (no distributional head)"),
+    # issue 12: every option alone on plain DQN and all together, same budget (150k), seeds and evaluations:
+    # 21 runs of about 13 minutes each on a quiet core. compare.py keeps each finished run as a file under
+    # part2_dqn/plots/compare_LunarLander-v3/runs and does not run it again, so the job can be done in pieces.
+    CommandJob("compare_options", "part2_dqn", ["compare.py", "--env-id", "LunarLander-v3", "--seeds", "101", "102",
+                                                 "103"]),
     # issue 13: Pong from pixels, one seed is the claim; 3-4 hours of one core (it stops at a greedy 19), so run it alone:
     # `python benchmarks/run.py full --job pong`
     Job("pong", "part2_dqn", "train.py", ["--env-id", "ALE/Pong-v5"], SEEDS[:1],
