@@ -116,7 +116,8 @@ PART2_FULL = [
         ship="LunarLander-v3__dqn_mlp_dueling_noisy_per.pth", env_id="LunarLander-v3",
         algo="Rainbow DQN (no distributional head)"),
     # issue 12: every option alone on plain DQN and all together, same budget (150k), seeds and evaluations:
-    # 21 runs of about 13 minutes each on a quiet core. compare.py keeps each finished run as a file under
+    # 21 runs of 4-8 minutes each on a quiet core (Rainbow's the longest), about 2 hours of one core in all.
+    # compare.py keeps each finished run as a file under
     # part2_dqn/plots/compare_LunarLander-v3/runs and does not run it again, so the job can be done in pieces.
     CommandJob("compare_options", "part2_dqn", ["compare.py", "--env-id", "LunarLander-v3", "--seeds", "101", "102",
                                                  "103"]),
