@@ -78,8 +78,9 @@ ALGO_DEFAULTS = {
 # Tuned settings per (env, algo), starting from rl-baselines3-zoo's; a flag on the command line still wins.
 PRESETS = {
     # the zoo's (SB3's defaults: 8 envs, 5 steps per rollout, RMSprop) with a larger, decaying learning rate
-    # and gamma 0.98 (tuned on seeds 1-3, see NOTES.md)
-    ("CartPole-v1", "a2c"): dict(learning_rate=1e-3, anneal_lr=True, gamma=0.98),
+    # and gamma 0.98 (tuned on seeds 1-6, see NOTES.md: 3e-3 reached 500 by 25k steps on all six; 1e-2 never
+    # learned on two of them)
+    ("CartPole-v1", "a2c"): dict(learning_rate=3e-3, anneal_lr=True, gamma=0.98),
     ("CartPole-v1", "ppo"): dict(num_envs=8, n_steps=32, minibatch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                                  learning_rate=1e-3, anneal_lr=True),
     ("LunarLander-v3", "a2c"): dict(total_steps=1_000_000, eval_every=25_000, gamma=0.995, learning_rate=8.3e-4,
