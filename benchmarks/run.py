@@ -20,6 +20,7 @@ README (between the `<!-- results:closing -->` markers, full suite only). benchm
 import argparse
 import csv
 import dataclasses
+import importlib.util
 import json
 import os
 import platform
@@ -146,9 +147,20 @@ def work_dir(suite, job, seed):
     return RUNS / suite / f"{job.name}__seed{seed}"
 
 
+def unavailable(job):
+    """Why a job cannot run with this Python (a module it needs is not installed), or None."""
+    module = getattr(job, "requires", None)
+    if module and importlib.util.find_spec(module) is None:
+        return f"needs {module}, which is not installed (see {job.part}/README.md)"
+    return None
+
+
 def run_job(suite, job, seed, state):
     """Train one seed of a Job, then test its best model: the result dict. `state` is git_state() of the
     code that runs (taken by whoever launched the run: a Ray worker's copy of the repo has no .git)."""
+    if unavailable(job):
+        print(f"  skipped: {unavailable(job)}", flush=True)
+        return None
     load_at_start = load_average()
     work = work_dir(suite, job, seed)
     threads = [] if job.torch_threads is None else ["--torch-threads", str(job.torch_threads)]
@@ -326,6 +338,9 @@ def plan(suite, jobs, missing_only, results=None):
     for job in jobs:
         if isinstance(job, CommandJob):
             after.append((job, None))
+            continue
+        if unavailable(job):
+            print(f"{suite}/{job.name} skipped: {unavailable(job)}", flush=True)
             continue
         for seed in job.seeds:
             if missing_only and not is_missing(results_path(suite, job, seed, results)):

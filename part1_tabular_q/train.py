@@ -20,7 +20,7 @@ from tqdm import tqdm
 from agent import QLearningAgent
 from plots import plot_table
 from utils import (DEFAULT_LOG_DIR, DEFAULT_SAVE_DIR, PART, EvalLog, Progress, UserError, arg, check_writable,
-                   config_markdown, make_run_dir, parse_config, run_main, save_checkpoint, seed_everything)
+                   config_markdown, make_run_dir, parse_config, run_main, save_checkpoint, seed_everything, shown)
 from wrappers import make_env as make_table_env
 
 ALGO = "q_table"
@@ -123,8 +123,8 @@ def train_with_logs(config, algo, agent, env, eval_env, model_state, path, best,
         writer.add_scalar("charts/epsilon", agent.epsilon, step)
         writer.flush()  # let the writer's thread finish now, not in the middle of the next 10k steps
         bar.update(step - bar.n)
-        bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {recent[0]:.2f} | "
-                            f"best eval {best['eval_return']:.2f}")
+        bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {shown(recent[0], 2)} | "
+                            f"best eval {shown(best['eval_return'], 2)}")
         progress.update(step, recent[0], best["eval_return"])
 
     def on_eval(step, train_seconds):

@@ -64,6 +64,11 @@ def parse_config(config_class, argv=None, description=None, presets=None, defaul
     return config_class(**vars(parser.parse_args(argv)))
 
 
+def shown(value, digits=1):
+    """A number for a progress line, or "-" while there is none yet (no episode has ended, no evaluation run)."""
+    return f"{value:.{digits}f}" if np.isfinite(value) else "-"
+
+
 def seed_everything(seed):
     """Seed python and numpy once; the env and its action space are seeded at their first reset."""
     random.seed(seed)
@@ -174,7 +179,7 @@ class Progress:
         self.last = now
         best = f"{best_eval:.3f}" if np.isfinite(best_eval) else "none yet"
         print(f"step {step:,}/{self.total_steps:,} | {step / (now - self.started):,.0f} steps/s | "
-              f"recent return {recent_return:.3f} | best eval {best}", flush=True)
+              f"recent return {shown(recent_return, 3)} | best eval {best}", flush=True)
 
 
 def quiet_sdl(render_mode):

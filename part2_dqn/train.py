@@ -26,7 +26,7 @@ from agent import Agent
 from fast import FastAgent
 from networks import CONVOLUTIONS, mean_abs_sigma
 from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
-                   pick_device, run_main, save_checkpoint, seed_everything)
+                   pick_device, run_main, save_checkpoint, seed_everything, shown)
 from wrappers import is_atari, make_env as make_dqn_env
 
 ALGO = "dqn"
@@ -269,7 +269,7 @@ def main(argv=None):
         now = time.perf_counter()
         if bar.disable and (step >= next_line["step"] or now >= next_line["time"]):
             print(f"step {step:,}/{config.total_steps:,} | {(step - first_step) / (now - started):,.0f} steps/s | "
-                  f"return {recent[0]:.1f} | best eval {best['eval_return']:.1f}", flush=True)
+                  f"return {shown(recent[0])} | best eval {shown(best['eval_return'])}", flush=True)
             next_line.update(step=step + config.total_steps // 10, time=now + 30)
 
     def on_log(step, episodes, loss, mean_q):
@@ -286,8 +286,8 @@ def main(argv=None):
         writer.add_scalar("losses/q_values", mean_q, step)
         writer.flush()  # let the writer's thread work now, not in the middle of the next steps
         bar.update(step - bar.n)
-        bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {recent[0]:.1f} | "
-                            f"best eval {best['eval_return']:.1f}")
+        bar.set_description(f"{bar.format_dict['rate'] or 0:,.0f} steps/s | return {shown(recent[0])} | "
+                            f"best eval {shown(best['eval_return'])}")
         progress(step)
 
     def on_eval(step, train_seconds):
@@ -326,7 +326,7 @@ def main(argv=None):
         bar.close()
         writer.close()
         if best["saved"]:
-            print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({best['eval_return']:.1f} at "
+            print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({shown(best['eval_return'])} at "
                   f"step {best['step']:,}) is intact at {path}", file=sys.stderr)
         else:
             older = f" ({path} is from an earlier run)" if path.exists() else ""
@@ -346,7 +346,7 @@ def main(argv=None):
     eval_log.finish(**summary)
     writer.close()
     saved = f"model saved to {path}" if best["saved"] else "no model saved (no evaluation gave a finite return)"
-    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.1f} at step {best['step']:,}{stopped}, "
+    print(f"{config.env_id}: best greedy evaluation {shown(best['eval_return'])} at step {best['step']:,}{stopped}, "
           f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
 
 

@@ -21,7 +21,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from agent import Agent
 from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
-                   parse_config, pick_device, run_main, save_checkpoint, seed_everything)
+                   parse_config, pick_device, run_main, save_checkpoint, seed_everything, shown)
 
 ALGO = "reinforce"
 
@@ -170,7 +170,7 @@ def main(argv=None):
         writer.add_scalar("charts/episodes", stats["episodes"], step)
         if len(history) % 10 == 0:
             writer.flush()  # let the writer's thread work now, not in the middle of collection
-        progress.update(step, f"return {recent[0]:.1f} | best eval {best['eval_return']:.1f}")
+        progress.update(step, f"return {shown(recent[0])} | best eval {shown(best['eval_return'])}")
 
     def on_eval(step, train_seconds):
         mean, std = agent.evaluate(eval_env, config.eval_episodes)
@@ -188,7 +188,7 @@ def main(argv=None):
     def model_status():
         """Where the model is, in words; never claims a file this run did not write."""
         if best["saved"]:
-            return f"the best model (greedy {best['eval_return']:.1f} at step {best['step']:,}) is saved at {path}"
+            return f"the best model (greedy {shown(best['eval_return'])} at step {best['step']:,}) is saved at {path}"
         earlier = f"; the file at {path} is from an earlier run" if path.exists() else ""
         return f"this run saved no model{earlier}"
 
@@ -210,7 +210,7 @@ def main(argv=None):
     eval_log.finish(**summary)
     writer.close()
     envs.close()
-    print(f"{config.env_id} ({config.preset}): best greedy evaluation {best['eval_return']:.1f} at step "
+    print(f"{config.env_id} ({config.preset}): best greedy evaluation {shown(best['eval_return'])} at step "
           f"{best['step']:,}, {summary['steps_per_second']:,.0f} steps/s; {model_status()}; logs in {run_dir}")
     return dict(summary, history=history)
 

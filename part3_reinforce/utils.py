@@ -61,6 +61,11 @@ def parse_config(config_class, argv=None, description=None, presets=()):
     return config_class(**vars(parser.parse_args(argv)))
 
 
+def shown(value, digits=1):
+    """A number for a progress line, or "-" while there is none yet (no episode has ended, no evaluation run)."""
+    return f"{value:.{digits}f}" if np.isfinite(value) else "-"
+
+
 def seed_everything(seed):
     """Seed python, numpy and torch once; the env and its action space are seeded at their first reset."""
     random.seed(seed)

@@ -24,7 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 from agent import Agent
 from fast import FastAgent
 from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
-                   parse_config, run_main, save_checkpoint, seed_everything)
+                   parse_config, run_main, save_checkpoint, seed_everything, shown)
 from wrappers import make_env as make_single_env
 from wrappers import make_vector_env
 
@@ -211,7 +211,8 @@ def main(argv=None):
         writer.add_scalar("charts/learning_rate", agent.optimizers[0].param_groups[0]["lr"], step)
         writer.add_scalar("charts/collect_steps_per_second", agent.steps / max(agent.collect_seconds, 1e-9), step)
         rate = step / (time.perf_counter() - started)
-        progress.update(step, f"{rate:,.0f} steps/s | return {recent[0]:.1f} | best eval {best['eval_return']:.1f}")
+        progress.update(step, f"{rate:,.0f} steps/s | return {shown(recent[0])} | "
+                              f"best eval {shown(best['eval_return'])}")
 
     def on_eval(step, train_seconds):
         mean, std = agent.evaluate(eval_env, config.eval_episodes)
@@ -232,7 +233,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         progress.close()
         writer.close()
-        print(f"\ninterrupted: the best model so far ({best['eval_return']:.1f} at step {best['step']}) "
+        print(f"\ninterrupted: the best model so far ({shown(best['eval_return'])} at step {best['step']}) "
               f"is intact at {path}" if best["saved"] else "\ninterrupted before the first evaluation; no model saved",
               file=sys.stderr)
         sys.exit(130)
@@ -255,7 +256,7 @@ def main(argv=None):
     speed = f"{summary['steps_per_second']:,.0f} steps/s (collection {collect_rate:,.0f}"
     speed += f", {summary['collect_fraction_of_raw']:.0%} of raw random-action stepping)" if probe else ")"
     saved = f"model saved to {path}" if best["saved"] else "no model saved"
-    print(f"{config.env_id} ({algo}): best greedy evaluation {best['eval_return']:.1f} at step {best['step']}, "
+    print(f"{config.env_id} ({algo}): best greedy evaluation {shown(best['eval_return'])} at step {best['step']}, "
           f"{speed}; {saved}; logs in {run_dir}")
     return summary
 

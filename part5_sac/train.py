@@ -23,7 +23,7 @@ from torch.utils.tensorboard import SummaryWriter
 from agent import Agent
 from fast import FastAgent
 from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
-                   parse_config, pick_device, run_main, save_checkpoint, seed_everything)
+                   parse_config, pick_device, run_main, save_checkpoint, seed_everything, shown)
 from wrappers import make_env as make_sac_env
 
 ALGO = "sac"
@@ -142,7 +142,8 @@ def main(argv=None):
     started = time.perf_counter()
 
     def describe(step):
-        return f"{step / max(time.perf_counter() - started, 1e-9):,.0f} steps/s | return {recent[0]:.1f} | best eval {best['eval_return']:.1f}"
+        rate = step / max(time.perf_counter() - started, 1e-9)
+        return f"{rate:,.0f} steps/s | return {shown(recent[0])} | best eval {shown(best['eval_return'])}"
 
     def on_log(step, episodes, stats):
         returns, lengths = zip(*episodes)
@@ -172,7 +173,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         progress.close()
         writer.close()
-        print(f"\ninterrupted: the best model so far ({best['eval_return']:.1f} at step {best['step']}) is intact at {path}"
+        print(f"\ninterrupted: the best model so far ({shown(best['eval_return'])} at step {best['step']}) is intact at {path}"
               if best["saved"] else "\ninterrupted before the first evaluation; no model saved", file=sys.stderr)
         sys.exit(130)
     progress.close()
@@ -183,7 +184,7 @@ def main(argv=None):
     eval_log.finish(**summary)
     writer.close()
     saved = f"model saved to {path}" if best["saved"] and path.is_file() else "no model saved"
-    print(f"{config.env_id}: best greedy evaluation {best['eval_return']:.1f} at step {best['step']}, "
+    print(f"{config.env_id}: best greedy evaluation {shown(best['eval_return'])} at step {best['step']}, "
           f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
 
 

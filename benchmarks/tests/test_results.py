@@ -1,4 +1,5 @@
 """Results files say which code they came from and hold no absolute path; older files still read."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -169,3 +170,17 @@ def test_a_side_by_side_result_records_its_commit_and_no_interpreter_path(monkey
     assert r["commit"] and isinstance(r["dirty"], bool) and r["format"] == 2
     assert r["ours"] == line["ours"] and r["peer"] == line["sb3"] and r["torch_threads"] == 1
     assert len(r["load_average"]) == 2
+
+
+def test_a_job_whose_module_is_missing_is_skipped_with_a_line_not_run_or_failed(monkeypatch, capsys):
+    """HalfCheetah needs MuJoCo, which requirements.txt leaves out: without it the full suite skips the job
+    (one line, no results file, no failure) in the sequential runner and when planning Ray tasks."""
+    monkeypatch.setattr(run, "run", lambda command: (_ for _ in ()).throw(AssertionError(f"ran {command}")))
+    cheetah = Job("cheetah", "part5_sac", "train.py", ["--env-id", "HalfCheetah-v5"], [101], "HalfCheetah-v5",
+                  threshold=3000, final_episodes=10, requires="no_such_module_here")
+    assert run.run_job("full", cheetah, 101, {}) is None
+    assert "skipped: needs no_such_module_here" in capsys.readouterr().out
+    assert run.plan("full", [cheetah], missing_only=False) == ([], [])
+    assert "cheetah skipped" in capsys.readouterr().out
+    present = dataclasses.replace(cheetah, requires="json")
+    assert run.unavailable(present) is None and run.plan("full", [present], missing_only=False)[0] == [(present, 101)]
