@@ -5,7 +5,7 @@ from train import build, get_config
 def test_pendulum_learns_to_swing_up():
     # small networks so the test stays short. 6000 steps, not the 4000 where a swing-up first appears: a seeded
     # run's numbers depend on the CPU's float kernels, and on an AVX-512 Xeon this seed still scored -628 at
-    # 4000 steps (it passed on an AMD EPYC); at 6000 it scored -123 there, and seeds 1-6 -73 to -325
+    # 4000 steps (it passed on an AMD EPYC); at 6000 it scored -123 there, and seeds 1-6 between -73 and -349
     config = get_config(["--seed", "5", "--total-steps", "6000", "--eval-every", "6000", "--hidden", "64", "64",
                          "--batch-size", "128", "--learning-starts", "500"])
     env, eval_env, agent = build(config)
