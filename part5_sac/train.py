@@ -61,7 +61,9 @@ PRESETS = {
     # rl-baselines3-zoo's Pendulum SAC (learning rate 1e-3, the rest SB3's defaults) on half its 20k budget.
     "Pendulum-v1": dict(),
     # rl-baselines3-zoo's LunarLanderContinuous SAC settings, on 300k steps instead of its 500k (evaluations of 20
-    # episodes, the default: the best of many 10-episode evaluations picks lucky draws, README "Results").
+    # episodes, the default: the best of many 10-episode evaluations picks lucky draws, README "Results"), with one
+    # difference: the zoo's learning rate is `lin_7.3e-4` (decaying linearly to 0 over its 500k steps), this one
+    # stays at 7.3e-4 (this part has no learning-rate schedule; NOTES.md, "LunarLanderContinuous-v3").
     "LunarLanderContinuous-v3": dict(total_steps=300_000, eval_every=10_000, hidden=[400, 300],
                                      learning_rate=7.3e-4, batch_size=256, learning_starts=10_000, tau=0.01),
     # rl-baselines3-zoo's MountainCarContinuous SAC without its gSDE exploration (which this chapter does not

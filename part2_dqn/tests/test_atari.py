@@ -240,6 +240,22 @@ def test_frame_memory_rebuilds_the_stacks_of_a_naive_store(n_steps, per, capacit
     assert n_steps == 1 or max(open_windows) > 0  # n-step: rounds that ended with windows still open
 
 
+@pytest.mark.parametrize("n_steps,capacity", [(3, 67), (5, 50)], ids=["3step", "5step"])
+def test_frame_memory_stacks_stay_right_after_every_step_of_a_wrapping_ring(n_steps, capacity):
+    """The frame stream keeps n_steps + history - 1 positions beyond the capacity: an n-step transition's
+    next_obs lies n_steps frames on, and the newest window's frames must not have overwritten the oldest
+    transition's stacks yet. Checked after every single step, so that every phase of the wrap is seen
+    (the test above checks only after rounds of collection, which can miss a too-small margin)."""
+    checked = []
+
+    def check(naive, frames):
+        check_stacks(naive, frames, capacity)
+        checked.append(frames.memory.size)
+
+    _, frames = fill_both(n_steps, False, capacity, chunks=[1] * 300, on_chunk=check)
+    assert frames.memory.size == capacity and checked.count(capacity) > 200  # wrapped, and checked wrapped
+
+
 def test_frame_memory_holds_each_frame_once():
     obs_shape = (4, 84, 84)
     frames = FrameReplayMemory(1000, obs_shape, n_steps=3)
