@@ -203,6 +203,9 @@ PART5_FULL = [
         ship="Pendulum-v1__sac.pth", plot=True, env_id="Pendulum-v1", algo="SAC"),
     SideBySideJob("pendulum_sac_side_by_side", "part5_sac", "sac_pendulum", SEEDS, "Pendulum-v1, SAC",
                   threshold=-200, peer_speed_target=2.0),
+    # reported, not claimed: the same pair with SB3's 256-256 networks on our side too (equal arithmetic)
+    SideBySideJob("pendulum_sac_side_by_side_256", "part5_sac", "sac_pendulum_256", SEEDS,
+                  "Pendulum-v1, SAC with 256-256 networks", threshold=-200),
     Job("lunarlander_continuous_sac", "part5_sac", "train.py", ["--env-id", "LunarLanderContinuous-v3"], SEEDS,
         "LunarLanderContinuous-v3, SAC", threshold=200, final_episodes=100, target=200, max_steps=300_000,
         target_text="greedy mean >= 200 over 100 episodes within 300k steps",

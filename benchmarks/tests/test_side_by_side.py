@@ -15,15 +15,17 @@ def test_registering_the_pairs_imports_no_part():
     code = "import sys; sys.path.insert(0, 'benchmarks'); import side_by_side; print(sorted(side_by_side.PAIRS)); " \
            "print('train' in sys.modules, 'torch' in sys.modules, 'stable_baselines3' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=side_by_side.REPO, capture_output=True, text=True)
-    assert done.stdout.splitlines() == ["['a2c_cartpole', 'dqn_cartpole', 'sac_pendulum']", "False False False"]
+    assert done.stdout.splitlines() == ["['a2c_cartpole', 'dqn_cartpole', 'sac_pendulum', 'sac_pendulum_256']", "False False False"]
 
 
 def test_the_pairs_compare_like_with_like():
     assert {name: (p.part, p.env_id, p.threshold, p.sb3_algo) for name, p in PAIRS.items()} == {
         "dqn_cartpole": ("part2_dqn", "CartPole-v1", 475.0, "dqn"),
         "a2c_cartpole": ("part4_actor_critic", "CartPole-v1", 500.0, "a2c"),
-        "sac_pendulum": ("part5_sac", "Pendulum-v1", -200.0, "sac")}
-    assert matched_args(PAIRS["sac_pendulum"]) == ["--hidden", "256", "256", "--batch-size", "256"]
+        "sac_pendulum": ("part5_sac", "Pendulum-v1", -200.0, "sac"),
+        "sac_pendulum_256": ("part5_sac", "Pendulum-v1", -200.0, "sac")}
+    assert matched_args(PAIRS["sac_pendulum"]) == ["--batch-size", "256"]
+    assert matched_args(PAIRS["sac_pendulum_256"]) == ["--hidden", "256", "256", "--batch-size", "256"]
 
 
 def test_a2c_gets_our_envs_rollout_and_network():
