@@ -64,6 +64,9 @@ def test_default_folders_are_the_repos_and_help_shows_the_preset(capsys):
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3"]).total_steps == 300_000
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3"]).eval_episodes == 20
     assert train.get_config([]).eval_episodes == 20  # Pendulum: 10 picked a lucky model on seed 103 (README)
+    assert train.get_config([]).hidden == [64, 64]  # Pendulum's preset; SB3's 256-256 elsewhere (README, Results)
+    assert train.get_config(["--env-id", "MountainCarContinuous-v0"]).hidden == [64, 64]
+    assert train.get_config(["--env-id", "Humanoid-v5"]).hidden == [256, 256]  # no preset: the default
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3", "--total-steps", "5"]).total_steps == 5
     with pytest.raises(SystemExit):
         train.get_config(["--env-id", "LunarLanderContinuous-v3", "--help"])
