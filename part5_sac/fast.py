@@ -2,8 +2,8 @@
 
 `FastAgent` is what train.py runs by default (`--no-fast` runs the textbook `Agent`). It changes how the
 work is done, never what is computed: tests/test_fast.py starts both from the same seed and memory and
-checks that they reach the same weights. On Pendulum (256-256 networks, batch 256, one gradient step per
-env step) the update is nearly all of the time, and most of the update is the 256x256 matrix products,
+checks that they reach the same weights. On Pendulum with SB3's 256-256 networks (batch 256, one gradient
+step per env step) the update is nearly all of the time, and most of the update is the 256x256 matrix products,
 which no reorganisation removes (NOTES.md has the profile). What this file trims is the rest:
 
 1. Gradients by `torch.autograd.grad`: nothing is stored in `.grad`, so nothing is zeroed, and the actor's

@@ -1,6 +1,7 @@
 """Measure what fast.py buys: the textbook Agent and FastAgent taking turns in one process, one torch thread.
 
-    python part5_sac/speed_tricks.py                  # Pendulum preset (256-256, batch 256), 10 rounds
+    python part5_sac/speed_tricks.py                  # Pendulum preset (64-64, batch 256), 10 rounds
+    python part5_sac/speed_tricks.py --hidden 256 256 # SB3's networks (the preset's before 64-64)
     python part5_sac/speed_tricks.py --rounds 4 --steps 100
 
 Both agents start from the same seed with the same replay memory (2,000 Pendulum steps). Each round, each
@@ -23,8 +24,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=200, help="gradient steps per agent per round")
+    parser.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes (default: the Pendulum preset's)")
     args = parser.parse_args()
-    config = train.get_config(["--total-steps", "3000"])
+    config = train.get_config(["--total-steps", "3000"] + (["--hidden", *map(str, args.hidden)] if args.hidden else []))
     torch.set_num_threads(1)
     agents = {}
     for name, agent_class in (("textbook", Agent), ("fast", FastAgent)):

@@ -82,9 +82,24 @@ def test_suites_are_well_formed():
             assert (run.REPO / j.part).is_dir() or j.part in ("part4_actor_critic", "part5_sac")
             if isinstance(j, SideBySideJob):
                 assert side_by_side.PAIRS[j.pair].part == j.part
+                assert side_by_side.PAIRS[j.pair].threshold == j.threshold, j.name
             if isinstance(j, Job):
                 assert j.torch_threads in (1, None)
                 assert "--torch-threads" not in j.args  # run.py adds it from torch_threads
+
+
+def test_the_full_suite_runs_both_sac_pendulum_pairs_and_claims_2x_on_the_preset_only():
+    """Part 5's claim is our preset against SB3's zoo settings; the 256-256 pair is reported beside it, no claim."""
+    import side_by_side
+
+    jobs = {j.pair: j for j in SUITES["full"] if isinstance(j, SideBySideJob) and j.part == "part5_sac"}
+    assert set(jobs) == {"sac_pendulum", "sac_pendulum_256"}
+    assert jobs["sac_pendulum"].peer_speed_target == 2.0 and jobs["sac_pendulum_256"].peer_speed_target is None
+    assert "hidden" not in side_by_side.PAIRS["sac_pendulum"].matched  # our preset's own networks
+    assert side_by_side.PAIRS["sac_pendulum_256"].matched["hidden"] == [256, 256]
+    settings, n_envs = side_by_side.PAIRS["sac_pendulum"].sb3_settings(None, {("sac", "Pendulum-v1"): dict(
+        n=20_000, kw=dict(learning_rate=1e-3))})
+    assert settings == dict(learning_rate=1e-3) and n_envs == 1  # SB3's own defaults, its 256-256 included
 
 
 def test_the_full_suite_claims_on_seeds_tuning_never_used():
