@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 RUNS = Path("benchmarks") / "runs"  # relative to the repo, where every command runs
 SB3_PYTHON = os.environ.get("SB3_PYTHON", str(REPO.parent / "sb3-env" / "bin" / "python"))
-TRAINING_STATE = "training_state.pth"  # what part2_dqn/train.py --checkpoint-every leaves in an unfinished run's folder
+TRAINING_STATE = "training_state.pth"  # what --checkpoint-every (parts 2 and 5) leaves in an unfinished run's folder
 FORMAT = 2  # results files with commit, dirty and repo-relative paths; files without "format" came before
 
 # The series' closing comparison (top-level README): the envs several parts solve, and the score that counts
@@ -166,7 +166,7 @@ def run_job(suite, job, seed, state):
     threads = [] if job.torch_threads is None else ["--torch-threads", str(job.torch_threads)]
     command = [sys.executable, f"{job.part}/{job.script}", *job.args, *threads, "--seed", str(seed),
                "--log-dir", str(work / "logs"), "--save-dir", str(work / "models")]
-    # An interrupted run that saved its training state (Part 2's --checkpoint-every: Pong) continues from it;
+    # An interrupted run that saved its training state (--checkpoint-every: Pong, LunarLanderContinuous SAC) continues from it;
     # anything else left in the run's folder is from an older run and goes.
     saved = sorted((REPO / work / "logs").glob(f"*/{TRAINING_STATE}"))
     if saved:

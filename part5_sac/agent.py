@@ -61,7 +61,9 @@ class Agent:
         self.memory = ReplayMemory(capacity, obs_dim, action_dim, seed=c.seed, device=self.device)
         self.rng = np.random.default_rng(c.seed)  # exploration noise for acting, one observation at a time
         self.steps, self.gradient_steps = 0, 0
-        self.obs = None  # the training env's current observation, carried across collect_rollouts calls
+        self.train_seconds = 0.0  # training time so far, evaluation excluded (carried over by --resume)
+        self.obs = None  # the training env's current observation, carried across collect_rollouts calls;
+        # None between episodes: the next step starts one with env.reset() (seeded on the run's first step)
         self.episode_return, self.episode_length = 0.0, 0
         self.finished_episodes = []  # (return, length) since the last log
         self.stats = {}  # the last update's losses etc., as 0-d tensors (turned into floats only when logged)
@@ -88,11 +90,15 @@ class Agent:
             return np.tanh(mean)
         return np.tanh(mean + np.exp(log_std) * self.rng.standard_normal(self.action_dim)).astype(np.float32)
 
-    def collect_rollouts(self, env, n_env_steps):
-        """Take `n_env_steps` steps in `env` with the stochastic policy, pushing every transition into memory."""
-        if self.obs is None:
-            self.obs, _ = env.reset(seed=self.config.seed)
-        for _ in range(n_env_steps):
+    def collect_rollouts(self, env, n_env_steps, stop_at_episode_end=False):
+        """Take `n_env_steps` steps in `env` with the stochastic policy, pushing every transition into memory.
+
+        `stop_at_episode_end`: return early when an episode ends (train() saves the training state there).
+        Returns the number of steps taken.
+        """
+        for taken in range(1, n_env_steps + 1):
+            if self.obs is None:  # an episode starts: the run's first (seeded) or the one after an episode end
+                self.obs, _ = env.reset(seed=self.config.seed if self.steps == 0 else None)
             action = self.get_action(self.obs)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             # next_obs is the true last observation even when the episode ends here; only `terminated`
@@ -101,11 +107,14 @@ class Agent:
             self.episode_return += float(reward)
             self.episode_length += 1
             self.steps += 1
+            self.obs = next_obs
             if terminated or truncated:
                 self.finished_episodes.append((self.episode_return, self.episode_length))
                 self.episode_return, self.episode_length = 0.0, 0
-                next_obs, _ = env.reset()
-            self.obs = next_obs
+                self.obs = None  # the next step resets the env
+                if stop_at_episode_end:
+                    return taken
+        return n_env_steps
 
     # ---------- learning ----------
 
@@ -186,20 +195,25 @@ class Agent:
                     on_frame()
         return float(returns.mean()), float(returns.std())
 
-    def train(self, env, on_log=None, on_eval=None):
+    def train(self, env, on_log=None, on_eval=None, on_checkpoint=None):
         """Collect `train_freq` steps, then `gradient_steps` updates, until `total_steps` are spent.
 
         `on_eval(step, train_seconds)` runs every `eval_every` steps and once more at the final step if the
         last scheduled one was not there (so every completed run ends with an evaluation of its final
         policy). `on_log(step, episodes, stats)` runs at most every 1000 steps once episodes have finished.
-        Returns the training seconds, evaluation excluded.
+        `on_checkpoint(step)` (train.py saves the training state there) runs at the first episode end after
+        every `checkpoint_every` steps. Returns the training seconds, evaluation and checkpoints excluded;
+        a resumed agent continues from its `steps` and `train_seconds`.
         """
         c = self.config
-        next_eval, next_log = c.eval_every, c.learning_starts + 1  # the first log once losses exist
-        train_seconds, start = 0.0, time.perf_counter()
+        next_eval = (self.steps // c.eval_every + 1) * c.eval_every
+        next_log = max(c.learning_starts + 1, self.steps)  # the first log once losses exist
+        every = c.checkpoint_every or c.total_steps + 1
+        next_checkpoint = (self.steps // every + 1) * every
+        start = time.perf_counter()
         while self.steps < c.total_steps:
             n = min(c.train_freq, c.total_steps - self.steps, next_eval - self.steps)
-            self.collect_rollouts(env, n)
+            n = self.collect_rollouts(env, n, stop_at_episode_end=self.steps >= next_checkpoint)
             if self.steps >= c.learning_starts:
                 # gradient_steps per train_freq env steps; a partial round (before an eval) gets its share
                 self.learn(max(1, round(c.gradient_steps * n / c.train_freq)))
@@ -207,9 +221,65 @@ class Agent:
                 on_log(self.steps, self.finished_episodes, {k: float(v) for k, v in self.stats.items()})
                 self.finished_episodes, next_log = [], self.steps + 1000
             if self.steps >= next_eval or self.steps == c.total_steps:
-                train_seconds += time.perf_counter() - start
+                self.train_seconds += time.perf_counter() - start
                 if on_eval is not None:
-                    on_eval(self.steps, train_seconds)
+                    on_eval(self.steps, self.train_seconds)
                 next_eval += c.eval_every
                 start = time.perf_counter()
-        return train_seconds + time.perf_counter() - start
+            # the state only between episodes: a fresh env then continues exactly where this one would
+            if self.steps >= next_checkpoint and self.obs is None and self.steps < c.total_steps:
+                self.train_seconds += time.perf_counter() - start
+                if on_checkpoint is not None:
+                    on_checkpoint(self.steps)
+                next_checkpoint = (self.steps // every + 1) * every
+                start = time.perf_counter()
+        self.train_seconds += time.perf_counter() - start
+        return self.train_seconds
+
+    # ---------- the training state, for train.py --resume ----------
+
+    def optimizer_states(self):
+        """The optimizers' moments and step counts (FastAgent keeps its own optimizers)."""
+        optimizers = dict(actor=self.actor_optimizer, critic=self.critic_optimizer, alpha=self.alpha_optimizer)
+        return {name: o.state_dict() for name, o in optimizers.items() if o is not None}
+
+    def load_optimizer_states(self, states):
+        self.actor_optimizer.load_state_dict(states["actor"])
+        self.critic_optimizer.load_state_dict(states["critic"])
+        if self.alpha_optimizer is not None:
+            self.alpha_optimizer.load_state_dict(states["alpha"])
+
+    def training_state(self):
+        """Everything learning depends on: networks, temperature, optimizers, memory, counters, random streams.
+
+        Taken between episodes only (train's on_checkpoint): the training env's own state is then just its
+        random stream, which train.py saves beside this.
+        """
+        if self.obs is not None:
+            raise RuntimeError("the training state is taken between episodes only")
+        return dict(actor=self.actor.state_dict(), critic=self.critic.state_dict(),
+                    critic_target=self.critic_target.state_dict(), log_alpha=self.log_alpha.detach().clone(),
+                    optimizers=self.optimizer_states(), memory=self.memory.state_dict(),
+                    rng=self.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
+                    cuda_rng=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                    steps=self.steps, gradient_steps=self.gradient_steps, train_seconds=self.train_seconds,
+                    finished_episodes=[list(episode) for episode in self.finished_episodes])
+
+    def load_training_state(self, state):
+        """The inverse of `training_state`, into an agent built with the same config (tensors filled in place,
+        so the optimizers keep pointing at them)."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.load_optimizer_states(state["optimizers"])
+        self.memory.load_state_dict(state["memory"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:  # the policy's noise is drawn there
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.steps, self.gradient_steps = state["steps"], state["gradient_steps"]
+        self.train_seconds = state["train_seconds"]
+        self.finished_episodes = [tuple(episode) for episode in state["finished_episodes"]]
+        self.obs, self.episode_return, self.episode_length = None, 0.0, 0

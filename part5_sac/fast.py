@@ -46,6 +46,16 @@ class FusedAdam:
                            lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
                            amsgrad=False, maximize=False)
 
+    def state_dict(self):
+        """The moments and the step count (train.py --resume saves them with the training state)."""
+        return dict(exp_avgs=self.exp_avgs, exp_avg_sqs=self.exp_avg_sqs, step_count=self.step_count)
+
+    @torch.no_grad()
+    def load_state_dict(self, state):
+        for mine, saved in zip(self.exp_avgs + self.exp_avg_sqs, state["exp_avgs"] + state["exp_avg_sqs"]):
+            mine.copy_(saved)
+        self.step_count.copy_(state["step_count"])  # in place: self.steps lists this very tensor
+
 
 def twin_q(critic, obs, action):
     """TwinQNetwork.forward(obs, action), (n_critics, batch), with the last layer as a multiply-and-sum."""
@@ -65,6 +75,13 @@ class FastAgent(Agent):
         self.critic_adam = FusedAdam(self.critic_params, lr=config.learning_rate)
         self.actor_adam = FusedAdam(self.actor_params + ([self.log_alpha] if config.autotune else []),
                                     lr=config.learning_rate)
+
+    def optimizer_states(self):
+        return dict(actor=self.actor_adam.state_dict(), critic=self.critic_adam.state_dict())
+
+    def load_optimizer_states(self, states):
+        self.actor_adam.load_state_dict(states["actor"])
+        self.critic_adam.load_state_dict(states["critic"])
 
     def update(self, obs, actions, rewards, next_obs, terminated):
         """Agent.update: the same critic, actor and temperature steps and Polyak update, in fewer calls."""

@@ -54,6 +54,8 @@ class Config:
     fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
     device: str = arg("auto", "auto (CUDA if available), cpu or cuda")
     torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
+    checkpoint_every: int = arg(0, "save the whole training state (networks, optimizers, replay memory, random streams) in the run folder at the first episode end after every this many steps, for --resume (0 = never)")
+    resume: str = arg("", "continue the interrupted run in this run folder from its saved training state, with its own settings (give no other flag)")
 
 
 # Tuned defaults per environment; a flag on the command line still wins. Tuning used seeds 1-3 only.
@@ -66,8 +68,10 @@ PRESETS = {
     # episodes, the default: the best of many 10-episode evaluations picks lucky draws, README "Results"), with one
     # difference: the zoo's learning rate is `lin_7.3e-4` (decaying linearly to 0 over its 500k steps), this one
     # stays at 7.3e-4 (this part has no learning-rate schedule; NOTES.md, "LunarLanderContinuous-v3").
+    # Two hours of training: a saved state (up to about 30 MB) at every evaluation, for --resume.
     "LunarLanderContinuous-v3": dict(total_steps=300_000, eval_every=10_000, hidden=[400, 300],
-                                     learning_rate=7.3e-4, batch_size=256, learning_starts=10_000, tau=0.01),
+                                     learning_rate=7.3e-4, batch_size=256, learning_starts=10_000, tau=0.01,
+                                     checkpoint_every=10_000),
     # rl-baselines3-zoo's MountainCarContinuous SAC without its gSDE exploration (which this chapter does not
     # implement): a fixed, small temperature, many gradient steps per round, a far horizon (gamma 0.9999).
     "MountainCarContinuous-v0": dict(total_steps=50_000, eval_every=5_000, eval_episodes=10, hidden=[64, 64],
@@ -78,7 +82,7 @@ PRESETS = {
     # SB3's defaults (learning rate 3e-4, tau 0.005, 256-256) with 10k random steps first, on its 1M steps.
     # Reported, not claimed: what a run of the budget this machine could afford reached is in the README.
     "HalfCheetah-v5": dict(total_steps=1_000_000, eval_every=10_000, eval_episodes=5, learning_rate=3e-4,
-                           learning_starts=10_000),
+                           learning_starts=10_000, checkpoint_every=50_000),
 }
 
 
@@ -89,9 +93,13 @@ def make_env(config, render_mode=None):
 
 def get_config(argv=None):
     """The config from the command line, with the env's preset defaults applied, checked."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     config = parse_config(Config, argv, __doc__.split("\n")[0], PRESETS)
+    if config.resume and len([a for a in argv if a.startswith("--")]) > 1:
+        raise UserError("--resume continues a run with the settings it started with: give no other flag")
     if min(config.total_steps, config.eval_every, config.eval_episodes, config.batch_size, config.buffer_size,
-           config.train_freq, config.gradient_steps, config.torch_threads, *config.hidden) < 1:
+           config.train_freq, config.gradient_steps, config.torch_threads, *config.hidden) < 1 \
+            or config.checkpoint_every < 0:
         raise UserError("step counts, sizes and intervals must be positive")
     if config.learning_starts < 0:
         raise UserError("--learning-starts must be zero or positive")
@@ -129,24 +137,72 @@ def checkpoint_of(agent, config, eval_return, eval_std, step):
             "eval_return": eval_return, "eval_std": eval_std, "step": step}
 
 
+STATE_FILE = "training_state.pth"  # in the run folder: what --resume continues from
+
+
+def load_training_state(run_dir):
+    """The training state a run saved in its folder (`--checkpoint-every`), or a UserError saying why not."""
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"nothing to resume in {str(run_dir)!r}: no {STATE_FILE} (a run saves one with "
+                        f"--checkpoint-every, and deletes it when it completes)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("part") != PART or state.get("algo") != ALGO:
+            raise ValueError("another part's state")
+        config = Config(**{**state["config"], "resume": str(run_dir)})
+    except Exception as e:  # a truncated file, another format, a state of another part or version of this script
+        raise UserError(f"{str(path)!r} is not a readable {PART} training state ({type(e).__name__})") from None
+    return config, state
+
+
+def env_rng_state(env):
+    """The env's random stream (between episodes it is all of the env's state that the next episode depends on)."""
+    return env.unwrapped.np_random.bit_generator.state
+
+
+def set_env_rng_state(env, state):
+    env.unwrapped.np_random.bit_generator.state = state  # np_random is created on first access if need be
+
+
 def main(argv=None):
     config = get_config(argv)
+    state = None
+    if config.resume:  # the interrupted run's own config, folder, counters, memory and best model
+        config, state = load_training_state(config.resume)
     device = pick_device(config.device)
     check_writable(config.save_dir)
     env, eval_env, agent = build(config, device)
-    run_dir = make_run_dir(config.log_dir, config.env_id, ALGO, config.seed)
-
-    writer = SummaryWriter(run_dir)
-    writer.add_text("config", config_markdown(config))
-    eval_log = EvalLog(run_dir)
     path = Path(config.save_dir) / f"{config.env_id}__{ALGO}__{config.seed}.pth"
     best = dict(eval_return=-np.inf, step=0, saved=False)
+    resumed_at, wall_before = [], 0.0
+    if state is None:
+        run_dir = make_run_dir(config.log_dir, config.env_id, ALGO, config.seed)
+    else:
+        run_dir = Path(config.resume)
+        try:
+            agent.load_training_state(state["agent"])
+        except (KeyError, RuntimeError, ValueError) as e:  # saved by another version of this part
+            raise UserError(f"the training state in {str(run_dir)!r} does not fit this agent ({type(e).__name__})") from None
+        # Both envs continue their random streams: the resumed run replays the uninterrupted one exactly.
+        set_env_rng_state(env, state["env_rng"])
+        set_env_rng_state(eval_env, state["eval_env_rng"])
+        best, resumed_at, wall_before = state["best"], state["resumed_at"] + [agent.steps], state["wall_seconds"]
+        if state["best_model"] is not None:  # the best model of this run's saved past (a later one was lost with it)
+            save_checkpoint(path, state["best_model"])
+    first_step = agent.steps
+
+    writer = SummaryWriter(run_dir, purge_step=first_step or None)  # resumed: events after the state are dropped
+    if state is None:
+        writer.add_text("config", config_markdown(config))
+    eval_log = EvalLog(run_dir, keep_until=None if state is None else first_step)
+    checkpointed = dict(step=None if state is None else first_step)
     recent = [float("nan")]
-    progress = Progress(config.total_steps)
+    progress = Progress(config.total_steps, initial=first_step)
     started = time.perf_counter()
 
     def describe(step):
-        rate = step / max(time.perf_counter() - started, 1e-9)
+        rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
         return f"{rate:,.0f} steps/s | return {shown(recent[0])} | best eval {shown(best['eval_return'])}"
 
     def on_log(step, episodes, stats):
@@ -172,18 +228,38 @@ def main(argv=None):
             best["saved"] = True
         progress.update(step, describe(step))
 
+    def on_checkpoint(step):
+        """Save all the run needs to continue (--resume) in its folder, atomically, replacing the last one."""
+        saved_config = dataclasses.replace(config, save_dir=str(Path(config.save_dir).resolve()), resume="")
+        best_model = torch.load(path, map_location="cpu", weights_only=True) if best["saved"] else None
+        save_checkpoint(run_dir / STATE_FILE, dict(
+            part=PART, algo=ALGO, config=dataclasses.asdict(saved_config), agent=agent.training_state(),
+            env_rng=env_rng_state(env), eval_env_rng=env_rng_state(eval_env), best=best, best_model=best_model,
+            resumed_at=resumed_at, wall_seconds=wall_before + time.perf_counter() - started))
+        checkpointed.update(step=step)  # only once the file is in place
+
     try:
-        train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval)
+        train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval, on_checkpoint=on_checkpoint)
     except KeyboardInterrupt:
         progress.close()
         writer.close()
-        print(f"\ninterrupted: the best model so far ({shown(best['eval_return'])} at step {best['step']}) is intact at {path}"
-              if best["saved"] else "\ninterrupted before the first evaluation; no model saved", file=sys.stderr)
+        if best["saved"]:
+            print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({shown(best['eval_return'])} at "
+                  f"step {best['step']:,}) is intact at {path}", file=sys.stderr)
+        else:
+            older = f" ({path} is from an earlier run)" if path.exists() else ""
+            print(f"\ninterrupted at step {agent.steps:,}, before the first evaluation: this run saved no "
+                  f"model{older}", file=sys.stderr)
+        if checkpointed["step"] is not None:
+            print(f"the training state of step {checkpointed['step']:,} is saved: continue from there with\n"
+                  f"    python {Path(__file__).relative_to(REPO)} --resume {run_dir}", file=sys.stderr)
         sys.exit(130)
     progress.close()
-    summary = dict(steps=config.total_steps, train_seconds=round(train_seconds, 3),
-                   steps_per_second=round(config.total_steps / train_seconds, 1),
-                   wall_seconds=round(time.perf_counter() - started, 3), best_eval=best["eval_return"],
+    (run_dir / STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
+    summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
+                   steps_per_second=round(agent.steps / train_seconds, 1),
+                   wall_seconds=round(wall_before + time.perf_counter() - started, 3), resumed_at=resumed_at,
+                   best_eval=best["eval_return"],
                    best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
     eval_log.finish(**summary)
     writer.close()

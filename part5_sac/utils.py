@@ -146,10 +146,16 @@ class EvalLog:
     `train_seconds` counts training only (evaluation time excluded), like the peer benchmarks do.
     """
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, keep_until=None):
+        """A new file; or, resuming a run at step `keep_until`, the run's file with its rows up to that step
+        (rows after it belong to the stretch that was lost with the interruption)."""
         self.path = Path(run_dir) / "evaluations.csv"
+        rows = []
+        if keep_until is not None and self.path.exists():
+            with open(self.path, newline="") as f:
+                rows = [row for row in list(csv.reader(f))[1:] if int(row[0]) <= keep_until]
         with open(self.path, "w", newline="") as f:
-            csv.writer(f).writerow(["step", "train_seconds", "mean", "std"])
+            csv.writer(f).writerows([["step", "train_seconds", "mean", "std"], *rows])
 
     def add(self, step, train_seconds, mean, std):
         with open(self.path, "a", newline="") as f:
@@ -166,12 +172,13 @@ class Progress:
     A run piped to a file is then never silent for minutes.
     """
 
-    def __init__(self, total, stream=sys.stderr):
+    def __init__(self, total, stream=sys.stderr, initial=0):
+        """`initial`: the step a resumed run starts from."""
         from tqdm import tqdm
 
         self.total, self.stream, self.started = total, stream, time.perf_counter()
-        self.bar = tqdm(total=total, unit="step", disable=None, smoothing=0.1, file=stream)
-        self.next_line_step, self.next_line_time = total // 10, self.started + 30.0
+        self.bar = tqdm(total=total, initial=initial, unit="step", disable=None, smoothing=0.1, file=stream)
+        self.next_line_step, self.next_line_time = initial + total // 10, self.started + 30.0
 
     def update(self, step, text):
         if not self.bar.disable:
