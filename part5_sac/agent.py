@@ -215,6 +215,8 @@ class Agent:
             n = min(c.train_freq, c.total_steps - self.steps, next_eval - self.steps)
             n = self.collect_rollouts(env, n, stop_at_episode_end=self.steps >= next_checkpoint)
             if self.steps >= c.learning_starts:
+                if c.anneal_lr:  # linearly to zero at total_steps, as SB3 does for a `lin_` learning rate
+                    self.set_learning_rate(c.learning_rate * (1.0 - self.steps / c.total_steps))
                 # gradient_steps per train_freq env steps; a partial round (before an eval) gets its share
                 self.learn(max(1, round(c.gradient_steps * n / c.train_freq)))
             if on_log is not None and self.steps >= next_log and self.finished_episodes:
@@ -235,6 +237,12 @@ class Agent:
                 start = time.perf_counter()
         self.train_seconds += time.perf_counter() - start
         return self.train_seconds
+
+    def set_learning_rate(self, lr):
+        """The learning rate of all three optimizers (actor, critics, temperature)."""
+        for optimizer in (self.actor_optimizer, self.critic_optimizer, self.alpha_optimizer):
+            if optimizer is not None:
+                optimizer.param_groups[0]["lr"] = lr
 
     # ---------- the training state, for train.py --resume ----------
 

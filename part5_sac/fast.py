@@ -76,6 +76,9 @@ class FastAgent(Agent):
         self.actor_adam = FusedAdam(self.actor_params + ([self.log_alpha] if config.autotune else []),
                                     lr=config.learning_rate)
 
+    def set_learning_rate(self, lr):
+        self.actor_adam.lr = self.critic_adam.lr = lr
+
     def optimizer_states(self):
         return dict(actor=self.actor_adam.state_dict(), critic=self.critic_adam.state_dict())
 

@@ -41,6 +41,7 @@ class Config:
     max_episode_steps: int = arg(0, "episode time limit (0 = the env's own, 200 for Pendulum)")
     hidden: list = arg([256, 256], "hidden layer sizes of the actor and of each critic")
     learning_rate: float = arg(1e-3, "Adam learning rate of the actor, the critics and the temperature")
+    anneal_lr: bool = arg(False, "decay the learning rate linearly to zero over total_steps (rl-zoo's `lin_` schedules)")
     batch_size: int = arg(256, "transitions per gradient step")
     buffer_size: int = arg(1_000_000, "replay memory capacity (transitions; never more than total_steps is allocated)")
     learning_starts: int = arg(100, "steps of uniform random actions before the first update")

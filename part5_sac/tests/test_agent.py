@@ -160,3 +160,42 @@ def test_a_run_shorter_than_eval_every_still_evaluates_its_final_policy():
     steps = []
     agent.train(env, on_eval=lambda step, s: steps.append(step))
     assert steps == [7] and agent.steps == 7
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["Agent", "FastAgent"])
+def test_anneal_lr_decays_every_optimizers_rate_linearly_to_zero(fast):
+    from fast import FastAgent
+    env, _ = counter_env(time_limit=5)
+    config = tiny_agent("--total-steps", "40", "--eval-every", "1000", "--anneal-lr", "--learning-rate", "0.01").config
+    agent = (FastAgent if fast else Agent)(config, 3, 2)
+    rates, learn = [], agent.learn
+
+    def recording_learn(gradient_steps):
+        if fast:
+            rates.append((agent.steps, agent.actor_adam.lr, agent.critic_adam.lr, agent.actor_adam.lr))
+        else:
+            rates.append((agent.steps, *(o.param_groups[0]["lr"] for o in
+                                         (agent.actor_optimizer, agent.critic_optimizer, agent.alpha_optimizer))))
+        learn(gradient_steps)
+
+    agent.learn = recording_learn
+    agent.train(env)
+    assert [r[0] for r in rates] == list(range(1, 41))  # learning_starts 0, train_freq 1
+    for step, *lrs in rates:
+        assert lrs == pytest.approx([0.01 * (1 - step / 40)] * 3)
+    # the rate reaches the update: at the last step (rate 0) nothing moves
+    before = [p.detach().clone() for p in (*agent.actor.parameters(), *agent.critic.parameters(), agent.log_alpha)]
+    agent.learn(3)
+    after = [*agent.actor.parameters(), *agent.critic.parameters(), agent.log_alpha]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    agent.set_learning_rate(0.01)
+    agent.learn(1)
+    assert not torch.equal(before[0], next(agent.actor.parameters()))
+
+
+def test_without_anneal_lr_the_rate_stays():
+    env, _ = counter_env(time_limit=5)
+    agent = tiny_agent("--total-steps", "20", "--eval-every", "1000", "--learning-rate", "0.01")
+    agent.train(env)
+    assert [o.param_groups[0]["lr"] for o in (agent.actor_optimizer, agent.critic_optimizer, agent.alpha_optimizer)] \
+        == [0.01] * 3
