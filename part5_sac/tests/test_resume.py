@@ -123,12 +123,14 @@ ARGS = ["--total-steps", "1200", "--eval-every", "400", "--eval-episodes", "2", 
         "--learning-starts", "100", "--hidden", "16", "16", "--batch-size", "32"]
 
 
+@pytest.mark.parametrize("schedule", [[], ["--anneal-lr"]], ids=["constant-lr", "anneal-lr"])
 def test_an_interrupted_run_resumes_from_its_state_replays_the_uninterrupted_one_and_reads_as_one_run(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, schedule):
     def folders(name):
-        return ["--log-dir", str(tmp_path / name / "logs"), "--save-dir", str(tmp_path / name / "models")]
+        return ARGS + schedule + ["--log-dir", str(tmp_path / name / "logs"),
+                                  "--save-dir", str(tmp_path / name / "models")]
 
-    train.main(ARGS + folders("whole"))  # the uninterrupted run, for the comparison
+    train.main(folders("whole"))  # the uninterrupted run, for the comparison
     whole_dir = next((tmp_path / "whole" / "logs").iterdir())
     assert not (whole_dir / train.STATE_FILE).exists()
 
@@ -141,7 +143,7 @@ def test_an_interrupted_run_resumes_from_its_state_replays_the_uninterrupted_one
 
     monkeypatch.setattr(FastAgent, "learn", interrupted)
     with pytest.raises(SystemExit) as exit_info:
-        train.main(ARGS + folders("cut"))
+        train.main(folders("cut"))
     assert exit_info.value.code == 130
     run_dir = next((tmp_path / "cut" / "logs").iterdir())
     message = capsys.readouterr().err
