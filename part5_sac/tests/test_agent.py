@@ -172,6 +172,7 @@ def test_anneal_lr_decays_every_optimizers_rate_linearly_to_zero(fast):
 
     def recording_learn(gradient_steps):
         if fast:
+            # FastAgent's temperature (log-alpha) is one of actor_adam's parameters: two rates cover all three
             rates.append((agent.steps, agent.actor_adam.lr, agent.critic_adam.lr, agent.actor_adam.lr))
         else:
             rates.append((agent.steps, *(o.param_groups[0]["lr"] for o in
