@@ -1002,6 +1002,9 @@ def main(argv=None):
     parser.add_argument("--job", action="append", help="only jobs with this name (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="only regenerate tables and plots")
     parser.add_argument("--no-report", action="store_true", help="run the jobs and write their results files only")
+    parser.add_argument("--seed", type=int, action="append",
+                        help="only this seed of each job (repeatable; jobs without seeds, such as comparison "
+                             "scripts, are left out): two runners with different seeds use both cores")
     parser.add_argument("--missing-only", action="store_true",
                         help="run only the (job, seed) pairs without a results file or whose run failed")
     parser.add_argument("--ray", action="store_true",
@@ -1023,14 +1026,21 @@ def main(argv=None):
             sys.exit(2)
     jobs = [j for j in SUITES[args.suite] if (not args.part or j.part in args.part) and (not args.job or j.name in args.job)]
     parts = args.part or sorted({j.part for j in SUITES[args.suite]})
+    if args.seed:
+        unknown = sorted(set(args.seed) - {s for j in jobs for s in j.seeds})
+        if unknown:
+            print(f"error: --seed {', '.join(map(str, unknown))}: no selected job runs it", file=sys.stderr)
+            sys.exit(2)
+    runs = jobs if not args.seed else [dataclasses.replace(j, seeds=[s for s in j.seeds if s in args.seed])
+                                       for j in jobs if not isinstance(j, CommandJob)]
     failed = 0
     if not args.report_only:
         (RESULTS / args.suite).mkdir(parents=True, exist_ok=True)
         try:
             if args.ray or args.ray_address:
-                failed = run_with_ray(args.suite, jobs, args.missing_only, args.ray_address)
+                failed = run_with_ray(args.suite, runs, args.missing_only, args.ray_address)
             else:
-                run_sequentially(args.suite, jobs, args.missing_only)
+                run_sequentially(args.suite, runs, args.missing_only)
             for job in jobs:
                 if isinstance(job, Job) and job.ship and args.suite == "full" and load_results(args.suite, job):
                     ship(args.suite, job)
