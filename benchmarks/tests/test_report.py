@@ -220,3 +220,28 @@ def test_every_flag_a_job_passes_is_a_field_of_its_part():
             else:
                 continue
             assert asked <= config_fields(j.part), (j.name, asked - config_fields(j.part))
+
+
+def test_seed_runs_only_that_seed_of_each_job_and_leaves_the_comparison_scripts_out(monkeypatch):
+    """`--seed 102` (two runners, one seed each, use both cores): every selected job runs seed 102 alone, no
+    CommandJob runs, and shipping and the report still see the suite's jobs with all their seeds."""
+    ran, shipped = [], []
+    monkeypatch.setattr(run, "run_sequentially", lambda suite, jobs, missing_only: ran.extend(jobs))
+    monkeypatch.setattr(run, "load_results", lambda *a, **k: ["a result"])  # every job has one: ship it
+    monkeypatch.setattr(run, "ship", lambda suite, job: shipped.append(job))
+    full = [j for j in SUITES["full"] if j.part == "part2_dqn"]
+    seeds_before = [list(j.seeds) for j in full]
+    run.main(["full", "--part", "part2_dqn", "--seed", "102", "--no-report"])
+    assert any(isinstance(j, CommandJob) for j in full) and not any(isinstance(j, CommandJob) for j in ran)
+    runs = [j for j in full if not isinstance(j, CommandJob)]
+    assert [j.name for j in ran] == [j.name for j in runs]
+    assert [list(j.seeds) for j in ran] == [[102] if 102 in j.seeds else [] for j in runs]
+    assert [list(j.seeds) for j in full] == seeds_before      # the suite itself is not changed
+    assert [j.name for j in shipped] == [j.name for j in full if isinstance(j, Job) and j.ship]
+
+
+def test_a_seed_no_selected_job_runs_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        run.main(["full", "--job", "lunarlander_continuous_sac", "--seed", "7"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: --seed 7") and err.count("\n") == 1
