@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from agent import Agent
+from fast import FastAgent
 from networks import squashed_log_prob
 from sac_test_envs import CounterEnv, counter_env, tiny_agent
 
@@ -44,10 +45,10 @@ def test_actions_reach_the_env_within_its_bounds(mean_bias):
         np.testing.assert_allclose(received[10:], np.tile([1.0, 5.0], (30, 1)))
 
 
-def filled_agent(*flags, seed=0):
+def filled_agent(*flags, seed=0, agent_class=Agent):
     """An agent whose memory holds 64 transitions of the counter env, a quarter of them terminated."""
     torch.manual_seed(seed)
-    agent = tiny_agent("--seed", seed, *flags)
+    agent = tiny_agent("--seed", seed, *flags, agent_class=agent_class)
     rng = np.random.default_rng(seed)
     for i in range(64):
         obs, next_obs = rng.normal(size=3), rng.normal(size=3)
@@ -55,8 +56,10 @@ def filled_agent(*flags, seed=0):
     return agent
 
 
-def test_learn_regresses_both_critics_on_the_min_of_the_twin_targets():
-    agent = filled_agent("--alpha", "0.5", "--no-autotune", "--gamma", "0.9")
+# both agents: FastAgent (fast.py, what train.py runs) computes the target by its own code
+@pytest.mark.parametrize("agent_class", [Agent, FastAgent], ids=["Agent", "FastAgent"])
+def test_learn_regresses_both_critics_on_the_min_of_the_twin_targets(agent_class):
+    agent = filled_agent("--alpha", "0.5", "--no-autotune", "--gamma", "0.9", agent_class=agent_class)
     # what learn will draw: the same minibatch indices, and the same noise for the next actions
     indices = copy.deepcopy(agent.memory.rng).integers(0, len(agent.memory), agent.config.batch_size)
     torch.manual_seed(123)
