@@ -832,7 +832,8 @@ def closing_advice(env, rows):
     """The sentence on `env` a reader can pick an algorithm by: the highest greedy score, and the fewest env
     steps and least training time to the env's score (CLOSING) among the algorithms that reached it on every
     seed. Only complete rows (every listed seed ran, none failed) are compared, and the sentence says how
-    many of the env's algorithms that is."""
+    many of the env's algorithms that is; a job that runs one seed is named and left out ("on every seed" and
+    "on average" say nothing of one run)."""
     solved = CLOSING[env]
     complete = [r for r in rows if r.complete]
     if not complete:
@@ -840,6 +841,12 @@ def closing_advice(env, rows):
     text = f"**{env}**"
     if len(complete) < len(rows):
         text += f" ({len(complete)} of {len(rows)} algorithms have all their seeds run; only those are compared)"
+    single = [r for r in complete if r.solved.seeds < 2]
+    if single:
+        text += f" ({names(single)} ran one seed, too few to compare)"
+        complete = [r for r in complete if r not in single]
+        if not complete:
+            return text + ": no other algorithm has all its seeds run yet."
     top = max(round(r.score[0], 1) for r in complete)  # compare as shown: 500.0 ties with 499.97
     best = [r for r in complete if round(r.score[0], 1) == top]
     text += (f": the highest greedy score is {fmt(top, 1)} on average over the seeds, by {names(best)}")

@@ -177,6 +177,20 @@ def test_the_advice_names_the_only_job_that_solved_it(repo, suite, sketch):
             "every seed, Part 2's DQN, needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
 
 
+def test_a_job_of_one_seed_is_named_and_left_out_of_the_comparison(repo, suite, sketch, monkeypatch):
+    """'On every seed' and 'on average' say nothing of one run: DQN (one seed, the fewest steps and the highest
+    score) is named and not compared; SAC (three seeds) is."""
+    suite[4] = job("pendulum_mlp", "part2_dqn", "Pendulum-v1", "DQN", -170, seeds=[101])
+    write(repo, "pendulum_mlp", 101, [[1000, -150.0, 1.0]], -120.0)
+    for seed in SEEDS:
+        write(repo, "pendulum_sac", seed, [[5000, -190.0, 8.0]], -140.0)
+        write(repo, "pendulum", seed, [[100_000, -500.0, 50.0]], -500.0)
+    run.closing_report()
+    assert ("- **Pendulum-v1** (Part 2's DQN ran one seed, too few to compare): the highest greedy score is -140.0 "
+            "on average over the seeds, by Part 5's SAC; the only one that reached -200 on every seed, Part 5's SAC, "
+            "needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
+
+
 def test_old_curves_without_seconds_say_so(repo, suite, sketch):
     write(repo, "pendulum_mlp", 101, [[2500, -300.0], [5000, -180.0]], -170.0)
     run.closing_report()
