@@ -109,6 +109,11 @@ def error_line(capsys, main, argv):
     (["--env-id", "CarRacing-v3"], ["flat Box observation"]),
     (["--tau", "0"], ["--tau"]),
     (["--target-entropy", "high"], ["--target-entropy"]),
+    (["--alpha", "0", "--no-autotune"], ["--alpha must be positive"]),
+    (["--learning-starts", "-1"], ["--learning-starts"]),
+    (["--gamma", "1.5"], ["--gamma"]),
+    (["--batch-size", "0"], ["must be positive"]),
+    (["--hidden", "64", "0"], ["must be positive"]),
 ])
 def test_bad_input(capsys, tmp_path, args, words):
     line = error_line(capsys, train.main, [*args, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "m")])
@@ -126,6 +131,8 @@ def test_unwritable_folders(capsys, tmp_path):
 
 def test_bad_model_files(capsys, tmp_path):
     assert "no model file" in error_line(capsys, play.main, [str(tmp_path / "missing.pth")])
+    assert "--episodes and --gif-episodes must be positive" in error_line(
+        capsys, play.main, [str(REPO / "models" / "part5_sac" / "Pendulum-v1__sac.pth"), "--episodes", "0"])
     (tmp_path / "garbage.pth").write_bytes(b"\x00not a checkpoint")
     assert "not a readable checkpoint" in error_line(capsys, play.main, [str(tmp_path / "garbage.pth")])
     torch.save({"part": "part2_dqn", "algo": "dqn", "state_dict": {}, "config": {}}, tmp_path / "p2.pth")
