@@ -67,8 +67,8 @@ PRESETS = {
     "Pendulum-v1": dict(hidden=[64, 64]),
     # rl-baselines3-zoo's LunarLanderContinuous SAC settings, on 300k steps instead of its 500k (evaluations of 20
     # episodes, the default: the best of many 10-episode evaluations picks lucky draws, README "Results"), its
-    # learning rate `lin_7.3e-4` decaying linearly to 0 over our 300k steps (the constant rate hovered on two of
-    # the suite's three seeds; NOTES.md, "LunarLanderContinuous-v3 with --anneal-lr").
+    # learning rate `lin_7.3e-4` decaying linearly to 0 over our 300k steps. With it as with a constant rate,
+    # two of the suite's three seeds hover to the end (NOTES.md, "the full suite with the schedule").
     # Two hours of training: a saved state (up to about 30 MB) at every evaluation, for --resume.
     "LunarLanderContinuous-v3": dict(total_steps=300_000, eval_every=10_000, hidden=[400, 300],
                                      learning_rate=7.3e-4, anneal_lr=True, batch_size=256, learning_starts=10_000,
