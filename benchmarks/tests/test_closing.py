@@ -177,7 +177,7 @@ def test_the_advice_names_the_only_job_that_solved_it(repo, suite, sketch):
             "every seed, Part 2's DQN, needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
 
 
-def test_a_job_of_one_seed_is_named_and_left_out_of_the_comparison(repo, suite, sketch, monkeypatch):
+def test_a_job_of_one_seed_is_named_and_left_out_of_the_comparison(repo, suite, sketch):
     """'On every seed' and 'on average' say nothing of one run: DQN (one seed, the fewest steps and the highest
     score) is named and not compared; SAC (three seeds) is."""
     suite[4] = job("pendulum_mlp", "part2_dqn", "Pendulum-v1", "DQN", -170, seeds=[101])
