@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -204,9 +205,16 @@ def quiet_sdl(render_mode):
         os.environ["XDG_RUNTIME_DIR"] = str(private)
 
 
+def stop_like_ctrl_c(signum, frame):
+    """SIGTERM (`kill`, a scheduler stopping the job) handled as Ctrl-C: the script says what it saved (the
+    best model is intact: every save is atomic) and exits with 130, instead of dying without a word."""
+    raise KeyboardInterrupt
+
+
 def run_main(main, argv=None, interrupted="interrupted"):
     """Call `main(argv)`; turn UserError into one line on stderr and exit code 2, and Ctrl-C into the line
     `interrupted` and exit code 130 (train.py's run() reports the model it saved itself)."""
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
     try:
         main(argv)
     except UserError as e:

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -206,10 +207,17 @@ def quiet_sdl(render_mode):
         os.environ["XDG_RUNTIME_DIR"] = private
 
 
+def stop_like_ctrl_c(signum, frame):
+    """SIGTERM (`kill`, a scheduler stopping the job) handled as Ctrl-C: the script says what it saved (the
+    best model is intact: every save is atomic) and exits with 130, instead of dying without a word."""
+    raise KeyboardInterrupt
+
+
 def run_main(main):
     """Call `main()`; turn UserError into one line on stderr and exit code 2, Ctrl-C into exit code 130.
 
     (train.py catches Ctrl-C itself, to say what happened to the model.)"""
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
     try:
         main()
     except UserError as e:

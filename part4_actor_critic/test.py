@@ -7,7 +7,6 @@
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 from dataclasses import fields
@@ -98,5 +97,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))  # Ctrl-C: exit 130 quietly, no traceback
-    run_main(main)
+    run_main(main)  # Ctrl-C or SIGTERM: "interrupted", exit 130, no traceback

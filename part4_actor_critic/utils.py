@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -161,13 +162,25 @@ class EvalLog:
             json.dump(summary, f, indent=2)
 
 
+def stop_like_ctrl_c(signum, frame):
+    """SIGTERM (`kill`, a scheduler stopping the job) handled as Ctrl-C: the script says what it saved (the
+    best model is intact: every save is atomic) and exits with 130, instead of dying without a word."""
+    raise KeyboardInterrupt
+
+
 def run_main(main):
-    """Call `main()`; turn UserError into one line on stderr and exit code 2."""
+    """Call `main()`; turn UserError into one line on stderr and exit code 2, Ctrl-C into exit code 130.
+
+    (train.py catches Ctrl-C itself, to say what happened to the model.)"""
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
     try:
         main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 class Progress:

@@ -129,8 +129,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        run_main(main)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)  # Ctrl-C or SIGTERM: "interrupted", exit 130

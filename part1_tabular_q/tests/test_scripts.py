@@ -138,8 +138,8 @@ def wait_for(condition, seconds=90):
     assert condition()
 
 
-def interrupt(process):
-    process.send_signal(signal.SIGINT)
+def interrupt(process, stop=signal.SIGINT):
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     return process.returncode, stderr
 
@@ -149,13 +149,15 @@ def start(tmp_path, *args):
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_ctrl_c_keeps_the_best_model_and_says_where(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_keeps_the_best_model_and_says_where(tmp_path, stop):
+    """`kill` (SIGTERM) stops a run as Ctrl-C does: the same message, exit 130, the best model whole."""
     process = start(tmp_path, PART_DIR / "train.py", "--total-steps", "100000000", "--eval-every", "5000",
                     "--eval-episodes", "10", "--log-dir", "logs", "--save-dir", "models")
     model = tmp_path / "models" / "FrozenLake-v1__q_table__1.pth"
     wait_for(model.exists)
     time.sleep(0.5)
-    code, stderr = interrupt(process)
+    code, stderr = interrupt(process, stop)
     assert code == 130 and "Traceback" not in stderr
     assert f"the best model of this run" in stderr and f"is at models/FrozenLake-v1__q_table__1.pth" in stderr
     checkpoint = torch.load(model, weights_only=True)  # a whole file, never a half-written one

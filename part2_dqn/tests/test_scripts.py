@@ -206,9 +206,11 @@ def test_unwritable_folders(run_in_process, tmp_path):
     assert_clean_error(run_in_process("train.py", *TINY, "--log-dir", "a_file/logs"), "cannot write the log folder")
 
 
-def test_ctrl_c_exits_130_and_leaves_the_saved_model_intact(tmp_path):
-    """Ctrl-C after a save: exit 130, no traceback, a loadable model, no temporary file left. (That the
-    model is the best evaluation, not the last, test_rules.py::test_the_best_model_is_kept_not_the_last checks.)"""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_exits_130_and_leaves_the_saved_model_intact(tmp_path, stop):
+    """Ctrl-C (or `kill`, SIGTERM, handled the same way) after a save: exit 130, no traceback, a loadable
+    model, no temporary file left. (That the model is the best evaluation, not the last,
+    test_rules.py::test_the_best_model_is_kept_not_the_last checks.)"""
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "10000000",
                                 "--eval-every", "300", "--eval-episodes", "1", "--learning-starts", "100",
                                 "--max-episode-steps", "50", "--log-dir", "logs", "--save-dir", "models"],
@@ -218,7 +220,7 @@ def test_ctrl_c_exits_130_and_leaves_the_saved_model_intact(tmp_path):
     while not model.exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
     assert "state_dict" in torch.load(model, weights_only=True)

@@ -187,7 +187,7 @@ def test_unwritable_folders(capsys, tmp_path):
 
 # ---------- Ctrl-C ----------
 
-def interrupt_train(tmp_path, *args, wait_for_model):
+def interrupt_train(tmp_path, *args, wait_for_model, stop=signal.SIGINT):
     """Start train.py, press Ctrl-C once the model exists (or once training started), return (code, stderr)."""
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
                                 "--eval-episodes", "1", *args, "--log-dir", "logs", "--save-dir", "models"],
@@ -197,15 +197,16 @@ def interrupt_train(tmp_path, *args, wait_for_model):
     while not target.exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     return process.returncode, stderr
 
 
-def test_ctrl_c_exits_130_and_says_where_the_saved_model_is(tmp_path):
-    """Ctrl-C after a save: exit 130, no traceback, the file named and loadable. (That it is the best
-    evaluation, not the last, test_the_best_model_is_kept_not_the_last checks.)"""
-    code, stderr = interrupt_train(tmp_path, "--eval-every", "500", wait_for_model=True)
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_exits_130_and_says_where_the_saved_model_is(tmp_path, stop):
+    """Ctrl-C (or `kill`, SIGTERM, handled the same way) after a save: exit 130, no traceback, the file named
+    and loadable. (That it is the best evaluation, not the last, test_the_best_model_is_kept_not_the_last checks.)"""
+    code, stderr = interrupt_train(tmp_path, "--eval-every", "500", wait_for_model=True, stop=stop)
     assert code == 130 and "Traceback" not in stderr, stderr
     assert "is saved at models/CartPole-v1__reinforce_value__1.pth" in stderr, stderr
     assert "state_dict" in torch.load(tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth", weights_only=True)

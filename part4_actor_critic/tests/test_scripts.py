@@ -158,7 +158,9 @@ def test_unwritable_folders(capsys, tmp_path):
                        "cannot write the log folder")
 
 
-def test_ctrl_c_keeps_the_best_model(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_keeps_the_best_model(tmp_path, stop):
+    """`kill` (SIGTERM) stops a run as Ctrl-C does: exit 130, no traceback, the best model whole."""
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
                                 "--eval-every", "400", "--eval-episodes", "1", "--raw-speed-every", "0",
                                 "--log-dir", "logs", "--save-dir", "models"],
@@ -168,10 +170,27 @@ def test_ctrl_c_keeps_the_best_model(tmp_path):
     while not model.exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
     assert "state_dict" in torch.load(model, weights_only=True)
+
+
+def test_sigterm_in_any_script_exits_130_without_a_traceback(capsys):
+    """run_main, which every script's entry point goes through (test.py too, which catches nothing itself),
+    turns SIGTERM into Ctrl-C and Ctrl-C into "interrupted" and exit code 130."""
+    def main():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler interrupts this
+        raise AssertionError("SIGTERM did not stop main")
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run_main(main)
+    finally:
+        signal.signal(signal.SIGTERM, before)  # the test process keeps its own handler
+    assert stopped.value.code == 130 and "interrupted" in capsys.readouterr().err
 
 
 def test_sigterm_still_stops_a_headless_render():
