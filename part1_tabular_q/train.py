@@ -20,7 +20,8 @@ from tqdm import tqdm
 from agent import QLearningAgent
 from plots import plot_table
 from utils import (DEFAULT_LOG_DIR, DEFAULT_SAVE_DIR, PART, EvalLog, Progress, UserError, arg, check_writable,
-                   config_markdown, make_run_dir, parse_config, run_main, save_checkpoint, seed_everything, shown)
+                   close_after_interrupt, config_markdown, make_run_dir, parse_config, run_main, save_checkpoint,
+                   seed_everything, shown)
 from wrappers import make_env as make_table_env
 
 ALGO = "q_table"
@@ -153,9 +154,15 @@ def train_with_logs(config, algo, agent, env, eval_env, model_state, path, best,
                        best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
         eval_log.finish(**summary)
         return summary
-    finally:
+    except KeyboardInterrupt:
         bar.close()
-        writer.close()
+        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
+        writer = None
+        raise
+    finally:
+        if writer is not None:  # a finished run, or an error: close and wait for the last events
+            bar.close()
+            writer.close()
 
 
 def get_config(argv=None):

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -203,6 +204,16 @@ def quiet_sdl(render_mode):
         if private.stat().st_uid != os.getuid():  # someone else's folder: take a fresh one instead
             private = Path(tempfile.mkdtemp(prefix="xdg-runtime-"))
         os.environ["XDG_RUNTIME_DIR"] = str(private)
+
+
+def close_after_interrupt(writer, seconds=10.0):
+    """Close a SummaryWriter after Ctrl-C (or SIGTERM), waiting at most `seconds`. The interrupt is raised
+    wherever the main thread is, and inside the writer's queue it can leave the writer's background thread
+    waiting forever, and close() with it: the script would hang instead of exiting. The events not yet on
+    disk are then lost; the saved models are not (every save is atomic)."""
+    closer = threading.Thread(target=writer.close, daemon=True)
+    closer.start()
+    closer.join(seconds)
 
 
 def stop_like_ctrl_c(signum, frame):

@@ -25,8 +25,8 @@ from tqdm import tqdm
 from agent import Agent
 from fast import FastAgent
 from networks import CONVOLUTIONS, mean_abs_sigma
-from utils import (PART, EvalLog, UserError, arg, check_writable, config_markdown, make_run_dir, parse_config,
-                   pick_device, run_main, save_checkpoint, seed_everything, shown)
+from utils import (PART, EvalLog, UserError, arg, check_writable, close_after_interrupt, config_markdown,
+                   make_run_dir, parse_config, pick_device, run_main, save_checkpoint, seed_everything, shown)
 from wrappers import is_atari, make_env as make_dqn_env
 
 ALGO = "dqn"
@@ -324,7 +324,7 @@ def main(argv=None):
         stopped = f" (stopped at step {agent.steps:,}: --stop-at {config.stop_at:g} reached)"
     except KeyboardInterrupt:
         bar.close()
-        writer.close()
+        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         if best["saved"]:
             print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({shown(best['eval_return'])} at "
                   f"step {best['step']:,}) is intact at {path}", file=sys.stderr)

@@ -20,8 +20,9 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from agent import Agent
-from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
-                   parse_config, pick_device, run_main, save_checkpoint, seed_everything, shown)
+from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, close_after_interrupt,
+                   config_markdown, make_run_dir, parse_config, pick_device, run_main, save_checkpoint,
+                   seed_everything, shown)
 
 ALGO = "reinforce"
 
@@ -198,7 +199,7 @@ def main(argv=None):
         train_seconds = agent.train(envs, on_update=on_update, on_eval=on_eval)
     except KeyboardInterrupt:
         progress.close()
-        writer.close()
+        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         print(f"\ninterrupted at step {agent.steps:,}: {model_status()}", file=sys.stderr)
         sys.exit(130)
     progress.close()

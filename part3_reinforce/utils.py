@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -205,6 +206,16 @@ def quiet_sdl(render_mode):
         private = tempfile.mkdtemp(prefix="xdg-runtime-")  # created with mode 0700, as SDL wants
         atexit.register(shutil.rmtree, private, ignore_errors=True)
         os.environ["XDG_RUNTIME_DIR"] = private
+
+
+def close_after_interrupt(writer, seconds=10.0):
+    """Close a SummaryWriter after Ctrl-C (or SIGTERM), waiting at most `seconds`. The interrupt is raised
+    wherever the main thread is, and inside the writer's queue it can leave the writer's background thread
+    waiting forever, and close() with it: the script would hang instead of exiting. The events not yet on
+    disk are then lost; the saved models are not (every save is atomic)."""
+    closer = threading.Thread(target=writer.close, daemon=True)
+    closer.start()
+    closer.join(seconds)
 
 
 def stop_like_ctrl_c(signum, frame):

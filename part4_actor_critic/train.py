@@ -23,8 +23,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from agent import Agent
 from fast import FastAgent
-from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
-                   parse_config, run_main, save_checkpoint, seed_everything, shown)
+from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, close_after_interrupt,
+                   config_markdown, make_run_dir, parse_config, run_main, save_checkpoint, seed_everything, shown)
 from wrappers import make_env as make_single_env
 from wrappers import make_vector_env
 
@@ -232,7 +232,7 @@ def main(argv=None):
         train_seconds = agent.train(envs, on_log=on_log, on_eval=on_eval, on_update=probe)
     except KeyboardInterrupt:
         progress.close()
-        writer.close()
+        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         print(f"\ninterrupted: the best model so far ({shown(best['eval_return'])} at step {best['step']}) "
               f"is intact at {path}" if best["saved"] else "\ninterrupted before the first evaluation; no model saved",
               file=sys.stderr)

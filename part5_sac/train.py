@@ -22,8 +22,9 @@ from torch.utils.tensorboard import SummaryWriter
 
 from agent import Agent
 from fast import FastAgent
-from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, config_markdown, make_run_dir,
-                   parse_config, pick_device, run_main, save_checkpoint, seed_everything, shown)
+from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, close_after_interrupt,
+                   config_markdown, make_run_dir, parse_config, pick_device, run_main, save_checkpoint,
+                   seed_everything, shown)
 from wrappers import make_env as make_sac_env
 
 ALGO = "sac"
@@ -243,7 +244,7 @@ def main(argv=None):
         train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval, on_checkpoint=on_checkpoint)
     except KeyboardInterrupt:
         progress.close()
-        writer.close()
+        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         if best["saved"]:
             print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({shown(best['eval_return'])} at "
                   f"step {best['step']:,}) is intact at {path}", file=sys.stderr)

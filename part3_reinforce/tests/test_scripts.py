@@ -270,6 +270,22 @@ def test_default_folders_are_the_repos_wherever_the_script_runs(monkeypatch, tmp
     assert train.get_config(["--save-dir", "here"]).save_dir == "here"  # explicit flags are used as given
 
 
+def test_an_interrupted_run_does_not_wait_forever_on_a_broken_writer():
+    """A Ctrl-C (or SIGTERM) that lands inside the SummaryWriter's queue can leave its close() waiting forever;
+    train.py's interrupt path closes it through close_after_interrupt, which gives up after its timeout."""
+    import threading
+
+    from utils import close_after_interrupt
+
+    class StuckWriter:
+        def close(self):
+            threading.Event().wait()  # never returns, as the broken writer's close() did
+
+    started = time.perf_counter()
+    close_after_interrupt(StuckWriter(), seconds=0.2)
+    assert time.perf_counter() - started < 5
+
+
 def test_sigterm_still_stops_a_headless_render():
     """Once SDL has drawn a frame it turns SIGTERM into a quit event nothing reads, so a --gif run ignored
     `kill` (and a CI timeout); quiet_sdl leaves the signals to Python. Red without SDL_NO_SIGNAL_HANDLERS."""
