@@ -155,9 +155,9 @@ def train_with_logs(config, algo, agent, env, eval_env, model_state, path, best,
         eval_log.finish(**summary)
         return summary
     except KeyboardInterrupt:
+        closing, writer = writer, None  # first: a second Ctrl-C must not reach finally's unbounded close()
         bar.close()
-        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
-        writer = None
+        close_after_interrupt(closing)  # never wait forever on a writer the interrupt may have broken
         raise
     finally:
         if writer is not None:  # a finished run, or an error: close and wait for the last events

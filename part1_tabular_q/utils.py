@@ -211,7 +211,13 @@ def close_after_interrupt(writer, seconds=10.0):
     wherever the main thread is, and inside the writer's queue it can leave the writer's background thread
     waiting forever, and close() with it: the script would hang instead of exiting. The events not yet on
     disk are then lost; the saved models are not (every save is atomic)."""
-    closer = threading.Thread(target=writer.close, daemon=True)
+    def close():
+        try:
+            writer.close()
+        except Exception:  # a broken writer may fail to close too: no traceback from this thread
+            pass
+
+    closer = threading.Thread(target=close, daemon=True)
     closer.start()
     closer.join(seconds)
 

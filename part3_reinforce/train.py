@@ -199,8 +199,8 @@ def main(argv=None):
         train_seconds = agent.train(envs, on_update=on_update, on_eval=on_eval)
     except KeyboardInterrupt:
         progress.close()
-        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         print(f"\ninterrupted at step {agent.steps:,}: {model_status()}", file=sys.stderr)
+        close_after_interrupt(writer)  # after the message; at most 10 s (see its docstring)
         sys.exit(130)
     progress.close()
     summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),

@@ -232,10 +232,10 @@ def main(argv=None):
         train_seconds = agent.train(envs, on_log=on_log, on_eval=on_eval, on_update=probe)
     except KeyboardInterrupt:
         progress.close()
-        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         print(f"\ninterrupted: the best model so far ({shown(best['eval_return'])} at step {best['step']}) "
               f"is intact at {path}" if best["saved"] else "\ninterrupted before the first evaluation; no model saved",
               file=sys.stderr)
+        close_after_interrupt(writer)  # after the message; at most 10 s (see its docstring)
         sys.exit(130)
     progress.close()
     collect_rate = agent.steps / agent.collect_seconds

@@ -244,7 +244,6 @@ def main(argv=None):
         train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval, on_checkpoint=on_checkpoint)
     except KeyboardInterrupt:
         progress.close()
-        close_after_interrupt(writer)  # never wait forever on a writer the interrupt may have broken
         if best["saved"]:
             print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({shown(best['eval_return'])} at "
                   f"step {best['step']:,}) is intact at {path}", file=sys.stderr)
@@ -255,6 +254,7 @@ def main(argv=None):
         if checkpointed["step"] is not None:
             print(f"the training state of step {checkpointed['step']:,} is saved: continue from there with\n"
                   f"    python {Path(__file__).relative_to(REPO)} --resume {run_dir}", file=sys.stderr)
+        close_after_interrupt(writer)  # after the message; at most 10 s (see its docstring)
         sys.exit(130)
     progress.close()
     (run_dir / STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
