@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -117,14 +118,43 @@ class CommandFailed(Exception):
     records it as the (job, seed)'s failed result."""
 
 
+class Stopped(KeyboardInterrupt):
+    """The runner got SIGTERM (`kill`, `timeout`, a scheduler). It stops as on Ctrl-C; but unlike a terminal's
+    Ctrl-C, which reaches the whole process group, the signal did not reach the command it is running."""
+
+
+def stop_on_sigterm(signum, frame):
+    raise Stopped()
+
+
+STOP_GRACE = 180  # seconds a stopped command gets to save its best model and exit before it is killed
+
+
 def run(command):
     """Run a command in the repo's root with OMP_NUM_THREADS=1 (for scripts without a torch-threads flag).
-    Returns (stdout, wall seconds); raises CommandFailed with the tail of stderr on a non-zero exit."""
+    Returns (stdout, wall seconds); raises CommandFailed with the tail of stderr on a non-zero exit.
+
+    Stopped by Ctrl-C or SIGTERM, it passes a SIGTERM on if the command did not get the signal itself, waits
+    for the command to stop as every part's scripts do (keeping their best model; at most STOP_GRACE
+    seconds, or until a second Ctrl-C), then re-raises. subprocess.run would kill it a quarter second in.
+    """
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
-    if done.returncode != 0:
-        raise CommandFailed(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
-    return done.stdout, time.perf_counter() - started
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=os.environ | {"OMP_NUM_THREADS": "1"})
+    try:
+        stdout, stderr = child.communicate()
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, Stopped):
+            child.send_signal(signal.SIGTERM)
+        try:
+            child.communicate(timeout=STOP_GRACE)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.kill()
+            child.communicate()
+        raise
+    if child.returncode != 0:
+        raise CommandFailed(f"benchmark command failed ({child.returncode}): {' '.join(command)}\n{stderr[-3000:]}")
+    return stdout, time.perf_counter() - started
 
 
 def read_curve(run_dir):
@@ -1021,6 +1051,17 @@ def main(argv=None):
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="read and write the results files here instead of benchmarks/results (a scratch run)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        run_suite(args)
+    except KeyboardInterrupt:
+        print(f"stopped: the runs that finished have their results files in {rel(RESULTS / args.suite)}; the "
+              f"interrupted one has none (its folder under {rel(RUNS / args.suite)} keeps what its script saved); "
+              f"`--missing-only` runs the rest", file=sys.stderr)
+        sys.exit(130)
+
+
+def run_suite(args):
     global RESULTS
     if args.results_dir is not None:
         RESULTS = args.results_dir.resolve()
