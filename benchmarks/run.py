@@ -1055,9 +1055,11 @@ def main(argv=None):
     try:
         run_suite(args)
     except KeyboardInterrupt:
-        print(f"stopped: the runs that finished have their results files in {rel(RESULTS / args.suite)}; the "
-              f"interrupted one has none (its folder under {rel(RUNS / args.suite)} keeps what its script saved); "
-              f"`--missing-only` runs the rest", file=sys.stderr)
+        unfinished = ("the Ray tasks in progress keep nothing (a task's files come back when it finishes)" if args.ray or
+                      args.ray_address else f"the interrupted one has none (its folder under "
+                                            f"{rel(RUNS / args.suite)} keeps what its script saved)")
+        print(f"stopped: the runs that finished have their results files in {rel(RESULTS / args.suite)}; "
+              f"{unfinished}; `--missing-only` runs the rest", file=sys.stderr)
         sys.exit(130)
 
 
