@@ -16,6 +16,7 @@ figure); the runs' logs and models in `benchmarks/runs/sweeps/<name>/` (git-igno
 import argparse
 import itertools
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,8 @@ def main(argv=None):
     parser.add_argument("--missing-only", action="store_true", help="run only what has no result (or failed)")
     parser.add_argument("--report-only", action="store_true", help="only redraw the table and the figure")
     args, script_args = parser.parse_known_args(argv)
+    signal.signal(signal.SIGTERM, run.stop_on_sigterm)  # kill, timeout, a scheduler: stop as on Ctrl-C
+    results_dir = None
     try:
         script = Path(args.script)
         if len(script.parts) != 2 or not (REPO / script).is_file():
@@ -185,6 +188,12 @@ def main(argv=None):
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("stopped before any run started" if results_dir is None else
+              f"stopped: the runs that finished have their results files in {run.rel(results_dir)}; the Ray tasks "
+              f"in progress keep nothing; `--missing-only` runs the rest, `--report-only` draws what finished",
+              file=sys.stderr)
+        sys.exit(130)
     text = table(jobs, results_dir, suite)
     folder.mkdir(parents=True, exist_ok=True)
     figure(jobs, results_dir, suite, threshold, folder / "sweep.png")

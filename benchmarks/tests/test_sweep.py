@@ -82,3 +82,39 @@ def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_
     assert "| tau=0.1 | 2 (1 failed) | 2 of 2 | 5,000 / 5,000 / 5,000 | 485.0 / 480.0 / 490.0 |" in readme
     assert (driver / "benchmarks/sweeps/t/sweep.png").stat().st_size > 0
     assert len(list((driver / "benchmarks/sweeps/t/results").glob("*.json"))) == 6
+
+
+def test_a_stopped_sweep_keeps_what_finished_shuts_ray_down_and_exits_130_in_one_line(tmp_path, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM, which the sweep turns into the same) while waiting on Ray: the results written so far
+    stay, the pool is shut down, and the sweep ends with one line and code 130, not a traceback."""
+    driver = tmp_path / "driver"
+    (driver / "part2_dqn").mkdir(parents=True)
+    (driver / "part2_dqn" / "train.py").write_text("")
+    for module, name in ((run, "REPO"), (sweep, "REPO")):
+        monkeypatch.setattr(module, name, driver)
+    monkeypatch.setattr(sweep, "SWEEPS", driver / "benchmarks" / "sweeps")
+    monkeypatch.setattr(run, "git_state", lambda part: test_ray.NO_GIT)
+    monkeypatch.setattr(sweep, "check_flags", lambda *a: None)
+
+    class StoppedPool(test_ray.FakePool):
+        shut = False
+
+        def submit(self, key, suite, job, seed, state):
+            self.submitted.append(key)
+
+        def __len__(self):
+            return len(self.submitted)
+
+        def next_done(self):
+            raise KeyboardInterrupt
+
+        def shutdown(self):
+            StoppedPool.shut = True
+
+    monkeypatch.setattr(run, "RayPool", lambda address: StoppedPool(tmp_path))
+    with pytest.raises(SystemExit) as stop:
+        sweep.main(["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-2", "--grid", "tau=0.05,0.1",
+                    "--name", "t"])
+    assert stop.value.code == 130 and StoppedPool.shut
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stopped:") and len(err.splitlines()) == 1 and "--missing-only" in err
