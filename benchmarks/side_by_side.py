@@ -31,6 +31,7 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -271,8 +272,10 @@ def side_by_side(pair, seed, total_steps=None, players=None):
         finally:  # finished or failed: either way the other side must not wait for this one any more
             baton.pass_to(None)
 
-    threads = [threading.Thread(target=player, args=(run_a, results["ours"])),
-               threading.Thread(target=player, args=(run_b, results["sb3"]))]
+    # daemon threads: a Ctrl-C stops the main thread's join, and the process must not then wait for both
+    # trainings to finish before it can exit
+    threads = [threading.Thread(target=player, args=(run_a, results["ours"]), daemon=True),
+               threading.Thread(target=player, args=(run_b, results["sb3"]), daemon=True)]
     for t in threads:
         t.start()
     for t in threads:
@@ -319,9 +322,24 @@ def main(argv=None):
               f"{ours['steps_per_second'] / sb3['steps_per_second']:.2f}x | {hit(ours)} | {hit(sb3)}", flush=True)
 
 
-if __name__ == "__main__":
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def cli(argv=None):
+    """main() with the error contract: a PairError is one line and exit 2; Ctrl-C or SIGTERM one line and 130
+    (a measurement saves nothing, so nothing is lost but the seed in progress)."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
-        main()
+        main(argv)
     except PairError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("stopped: the seeds measured so far are printed above; the seed in progress has no result",
+              file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli()

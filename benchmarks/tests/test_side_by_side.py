@@ -1,7 +1,9 @@
 """side_by_side.py: the pairs, the turn-taking, and its bad-input contract (without SB3 or any training)."""
 import importlib.util
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -100,3 +102,37 @@ def test_bad_input_is_one_error_line():
     assert "Traceback" not in done.stderr
     done = subprocess.run([sys.executable, SCRIPT, "no_such_pair"], capture_output=True, text=True)
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+# side_by_side.py's command line with two players that never finish: the stand-ins for two long trainings.
+FOREVER = r'''
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import side_by_side as s
+def forever(pair, seed, baton, out, config_and_train):
+    open(sys.argv[2], "a").close()
+    while True:
+        time.sleep(0.05)
+real = s.side_by_side
+s.side_by_side = lambda pair, seed, total_steps: real(pair, seed, total_steps, players=(forever, forever))
+s.cli(["dqn_cartpole", "--seeds", "1"])
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stopped_measurement_exits_130_in_one_line_without_waiting_for_the_trainings(tmp_path, sig):
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", FOREVER, str(side_by_side.REPO / "benchmarks"), str(started)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the players never started"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.startswith("stopped:") and err.count("\n") == 1 and "Traceback" not in err
