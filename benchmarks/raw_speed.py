@@ -43,4 +43,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # run.py passes a SIGTERM on as SIGINT's twin; both end here, nothing to save
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

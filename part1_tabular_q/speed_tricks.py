@@ -16,6 +16,7 @@ import numpy as np
 
 from agent import QLearningAgent
 from wrappers import make_env
+from utils import run_main
 
 
 class NumpyRows(QLearningAgent):
@@ -58,12 +59,12 @@ def steps_per_second(agent_class, env_id, steps, seed):
     return steps / (time.perf_counter() - start)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--env-id", default="FrozenLake-v1", help="FrozenLake-v1 or Pendulum-v1")
     parser.add_argument("--steps", type=int, default=100_000, help="training steps per variant and round")
     parser.add_argument("--rounds", type=int, default=5, help="turns each variant takes")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rates = {name: [] for name in VARIANTS}
     for round_ in range(args.rounds):
         for name, agent_class in VARIANTS.items():
@@ -75,4 +76,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)  # Ctrl-C, SIGTERM: one line, exit 130

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 import train
 from agent import Agent, td_target
 from fast import FastAgent, FusedAdamW, NumpyQNetwork, clip_grad_norm, sample_round
+from utils import run_main
 
 PREFILL_STEPS = 5_000  # env steps in the shared starting memory (epsilon has decayed to its end by then)
 
@@ -237,4 +238,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)  # Ctrl-C, SIGTERM: one line, exit 130

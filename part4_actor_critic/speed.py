@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 import train
+from utils import run_main
 
 
 def measure(argv, rounds, updates):
@@ -49,4 +50,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)  # Ctrl-C, SIGTERM: one line, exit 130

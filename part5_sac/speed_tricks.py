@@ -18,6 +18,7 @@ import torch
 import train
 from agent import Agent
 from fast import FastAgent
+from utils import run_main
 
 
 def main():
@@ -52,4 +53,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)  # Ctrl-C, SIGTERM: one line, exit 130
