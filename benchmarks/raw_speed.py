@@ -8,6 +8,7 @@ vector env every call counts `num_envs` steps. Prints one JSON line: {"raw_steps
 """
 import importlib.util
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,9 +43,14 @@ def main():
     print(json.dumps({"raw_steps_per_second": round(steps / (time.perf_counter() - start), 1)}))
 
 
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # run.py passes its own stop on: SIGINT or SIGTERM
     try:
         main()
-    except KeyboardInterrupt:  # run.py passes a SIGTERM on as SIGINT's twin; both end here, nothing to save
+    except KeyboardInterrupt:  # nothing to save: one line, exit 130
         print("interrupted", file=sys.stderr)
         sys.exit(130)

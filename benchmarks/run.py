@@ -119,8 +119,7 @@ class CommandFailed(Exception):
 
 
 class Stopped(KeyboardInterrupt):
-    """The runner got SIGTERM (`kill`, `timeout`, a scheduler). It stops as on Ctrl-C; but unlike a terminal's
-    Ctrl-C, which reaches the whole process group, the signal did not reach the command it is running."""
+    """The runner got SIGTERM (`kill`, `timeout`, a scheduler): it stops as on Ctrl-C."""
 
 
 def stop_on_sigterm(signum, frame):
@@ -128,24 +127,34 @@ def stop_on_sigterm(signum, frame):
 
 
 STOP_GRACE = 180  # seconds a stopped command gets to save its best model and exit before it is killed
+IN_PROGRESS = "stopped before any run started"  # main's line if a stop comes now; each phase says its own
+
+
+def doing(line):
+    """Set the line main prints if a stop (Ctrl-C, SIGTERM) comes during the phase that starts now."""
+    global IN_PROGRESS
+    IN_PROGRESS = line
 
 
 def run(command):
     """Run a command in the repo's root with OMP_NUM_THREADS=1 (for scripts without a torch-threads flag).
     Returns (stdout, wall seconds); raises CommandFailed with the tail of stderr on a non-zero exit.
 
-    Stopped by Ctrl-C or SIGTERM, it passes a SIGTERM on if the command did not get the signal itself, waits
-    for the command to stop as every part's scripts do (keeping their best model; at most STOP_GRACE
-    seconds, or until a second Ctrl-C), then re-raises. subprocess.run would kill it a quarter second in.
+    The command runs in its own session, so a stop reaches it once, from here: on Ctrl-C (SIGINT, from a
+    terminal or `kill -INT`) or SIGTERM the runner passes the same signal on, waits for the command to stop
+    as every part's scripts do (keeping their best model; at most STOP_GRACE seconds, or until a second
+    Ctrl-C), then re-raises. subprocess.run would kill it a quarter second in.
     """
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=os.environ | {"OMP_NUM_THREADS": "1"})
+    child = None
     try:
+        child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=os.environ | {"OMP_NUM_THREADS": "1"}, start_new_session=True)
         stdout, stderr = child.communicate()
     except KeyboardInterrupt as stop:
-        if isinstance(stop, Stopped):
-            child.send_signal(signal.SIGTERM)
+        if child is None:  # stopped before the command started
+            raise
+        child.send_signal(signal.SIGTERM if isinstance(stop, Stopped) else signal.SIGINT)
         try:
             child.communicate(timeout=STOP_GRACE)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
@@ -193,6 +202,8 @@ def run_job(suite, job, seed, state):
         return None
     load_at_start = load_average()
     work = work_dir(suite, job, seed)
+    doing(f"stopped: the run in progress ({job.name}, seed {seed}) has no results file; its folder {work} keeps "
+          f"what its script saved; `--missing-only` runs it and the rest")
     threads = [] if job.torch_threads is None else ["--torch-threads", str(job.torch_threads)]
     command = [sys.executable, f"{job.part}/{job.script}", *job.args, *threads, "--seed", str(seed),
                "--log-dir", str(work / "logs"), "--save-dir", str(work / "models")]
@@ -241,6 +252,8 @@ def run_side_by_side(suite, job, seed, state):
         print(f"  skipped: no Stable-Baselines3 python at {SB3_PYTHON} (set SB3_PYTHON; see benchmarks/README.md)")
         return None
     load_at_start = load_average()
+    doing(f"stopped: the side-by-side measurement in progress ({job.name}, seed {seed}) has no result; "
+          f"`--missing-only` runs it and the rest")
     command = [SB3_PYTHON, "benchmarks/side_by_side.py", job.pair, "--seeds", str(seed), "--json"]
     if job.total_steps is not None:
         command += ["--total-steps", str(job.total_steps)]
@@ -263,9 +276,34 @@ def results_path(suite, job, seed, results=None):
     return (results or RESULTS / suite) / f"{job.name}__seed{seed}.json"
 
 
+def write_atomically(path, data):
+    """Write `data` (str or bytes) to `path` through a temporary file and a rename: a stop in the middle leaves
+    the old file or the new one, never half of one (a cut results file would break every later report)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        if isinstance(data, bytes):
+            temporary.write_bytes(data)
+        else:
+            temporary.write_text(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def save_figure(fig, path):
+    """fig as a PNG at `path`, atomically (see write_atomically)."""
+    temporary = Path(path).with_name(f".{Path(path).name}.partial")
+    try:
+        fig.savefig(temporary, dpi=90, format="png")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def save_result(path, result):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
+    write_atomically(path, json.dumps(result, indent=1))
 
 
 def failed_result(suite, job, seed, state, error):
@@ -350,7 +388,7 @@ def deliver(suite, job, seed, outcome, results=None):
         if not target.is_relative_to(work):
             raise CommandFailed(f"a task returned a file outside its run folder: {name}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        write_atomically(target, data)
     save_result(results_path(suite, job, seed, results), outcome["result"])
     return outcome["result"]
 
@@ -450,6 +488,8 @@ def run_on_pool(suite, pairs, pool, results=None):
     failed result. Returns the number that failed; the others' results are kept either way."""
     for job, seed in pairs:
         pool.submit((job, seed), suite, job, seed, git_state(job.part))
+    doing("stopped: the Ray tasks in progress keep nothing (a task's files come back when it finishes); "
+          "`--missing-only` runs them and the rest")
     failed = 0
     while len(pool):
         (job, seed), outcome, error = pool.next_done()
@@ -472,8 +512,10 @@ def ship(suite, job):
     results = load_results(suite, job)
     best = max(results, key=lambda r: r["final"][job.metric])
     target = REPO / "models" / job.part / job.ship
+    doing(f"stopped while shipping {job.name}'s best model (the file in models/ is whole, old or new) or drawing "
+          f"its plot; `--report-only` writes the tables")
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO / best["model"], target)
+    write_atomically(target, (REPO / best["model"]).read_bytes())
     print(f"  shipped seed {best['seed']} ({job.metric} {best['final'][job.metric]}) as {rel(target)}")
     if job.plot:
         (REPO / job.part / "plots").mkdir(exist_ok=True)
@@ -683,7 +725,7 @@ def plot_job(job, results, path):
         a.set_ylabel("greedy success rate" if job.metric == "success_rate" else "greedy evaluation return")
         a.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -694,7 +736,7 @@ def replace_between(path, name, body):
     if start not in text or end not in text:
         return False
     head, rest = text.split(start, 1)
-    path.write_text(f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}")
+    write_atomically(path, f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}")
     return True
 
 
@@ -931,7 +973,7 @@ def plot_closing(env, rows, path):
     fig.suptitle(f"{env}: every part's greedy evaluations (mean over seeds, min-max band); dashed: {CLOSING[env]:g}")
     fig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.06 * (1 + (len(drawn) - 1) // 2), 1, 1))
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -991,10 +1033,12 @@ def run_sequentially(suite, jobs, missing_only):
             if result is not None:
                 save_result(path, result)
                 print(describe(job, result), flush=True)
+            doing(f"stopped between runs; `--missing-only` runs the rest")
 
 
 def run_command_job(suite, job):
     print(f"{suite}/{job.name} ...", flush=True)
+    doing(f"stopped during {job.name} (a command job: it runs again from the start)")
     stdout, wall = run([sys.executable, f"{job.part}/{job.argv[0]}", *job.argv[1:]])
     print(f"  {stdout.strip().splitlines()[-1] if stdout.strip() else 'done'} ({wall:.0f} s)")
 
@@ -1055,11 +1099,7 @@ def main(argv=None):
     try:
         run_suite(args)
     except KeyboardInterrupt:
-        unfinished = ("the Ray tasks in progress keep nothing (a task's files come back when it finishes)" if args.ray or
-                      args.ray_address else f"the interrupted one has none (its folder under "
-                                            f"{rel(RUNS / args.suite)} keeps what its script saved)")
-        print(f"stopped: the runs that finished have their results files in {rel(RESULTS / args.suite)}; "
-              f"{unfinished}; `--missing-only` runs the rest", file=sys.stderr)
+        print(IN_PROGRESS, file=sys.stderr)  # what the phase it stopped in left (runs that finished keep their files)
         sys.exit(130)
 
 
@@ -1100,6 +1140,8 @@ def run_suite(args):
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
     if not args.no_report:
+        doing("stopped while writing the report: each README and plot is whole, old or new; `--report-only` "
+              "writes them again")
         report(args.suite, parts)
         if args.suite == "full":
             closing_report()

@@ -137,7 +137,7 @@ def figure(jobs, results_dir, suite, threshold, path):
     hits.set_ylabel(f"env steps to the first greedy eval >= {threshold:g}")
     hits.set_title("one dot per seed (x: never reached)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    run.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -156,61 +156,67 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true", help="only redraw the table and the figure")
     args, script_args = parser.parse_known_args(argv)
     signal.signal(signal.SIGTERM, run.stop_on_sigterm)  # kill, timeout, a scheduler: stop as on Ctrl-C
-    results_dir = None
+    run.doing("stopped before any run started")
     try:
-        script = Path(args.script)
-        if len(script.parts) != 2 or not (REPO / script).is_file():
-            raise UserError(f"{args.script}: expected a part's script, such as part2_dqn/train.py")
-        part, name = script.parts
-        seeds = parse_seeds(args.seeds)
-        settings = parse_grid(args.grid)
-        threshold = args.threshold if args.threshold is not None else default_threshold(part, name, script_args)
-        env = script_args[script_args.index("--env-id") + 1] if "--env-id" in script_args[:-1] else "default env"
-        sweep = args.name or f"{part}_{env}_{'_'.join(sorted({flag[2:] for flag, _ in settings[0]}))}"
-        if not args.report_only:
-            check_flags(str(script), script_args, [flag for flag, _ in settings[0]])
-        jobs = [Job(setting_name(s), part, name, [*script_args, *(x for pair in s for x in pair)], seeds,
-                    setting_name(s), threshold=threshold, final_episodes=args.final_episodes) for s in settings]
-        folder = SWEEPS / sweep
-        results_dir, suite = folder / "results", f"sweeps/{sweep}"
-        failed = 0
-        if not args.report_only:
-            pairs, _ = run.plan(suite, jobs, args.missing_only, results_dir)
-            # seed by seed, every setting for each seed: a sweep stopped early has as many seeds of each setting
-            pairs.sort(key=lambda pair: (seeds.index(pair[1]), jobs.index(pair[0])))
-            if pairs:
-                pool = run.RayPool(args.ray_address)
-                try:
-                    print(f"{len(pairs)} runs as Ray tasks", flush=True)
-                    failed = run.run_on_pool(suite, pairs, pool, results_dir)
-                finally:
-                    pool.shutdown()
+        failed = sweep_and_report(args, script_args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("stopped before any run started" if results_dir is None else
-              f"stopped: the runs that finished have their results files in {run.rel(results_dir)}; the Ray tasks "
-              f"in progress keep nothing; `--missing-only` runs the rest, `--report-only` draws what finished",
-              file=sys.stderr)
+        print(run.IN_PROGRESS, file=sys.stderr)  # what the phase it stopped in left
         sys.exit(130)
+    if failed:
+        sys.exit(f"{failed} run(s) failed: the table counts them; `--missing-only` runs only them again")
+
+
+def sweep_and_report(args, script_args):
+    """The runs the sweep still needs as Ray tasks (none with --report-only), then its table and figure.
+    Returns the number of runs that failed."""
+    script = Path(args.script)
+    if len(script.parts) != 2 or not (REPO / script).is_file():
+        raise UserError(f"{args.script}: expected a part's script, such as part2_dqn/train.py")
+    part, name = script.parts
+    seeds = parse_seeds(args.seeds)
+    settings = parse_grid(args.grid)
+    threshold = args.threshold if args.threshold is not None else default_threshold(part, name, script_args)
+    env = script_args[script_args.index("--env-id") + 1] if "--env-id" in script_args[:-1] else "default env"
+    sweep = args.name or f"{part}_{env}_{'_'.join(sorted({flag[2:] for flag, _ in settings[0]}))}"
+    if not args.report_only:
+        check_flags(str(script), script_args, [flag for flag, _ in settings[0]])
+    jobs = [Job(setting_name(s), part, name, [*script_args, *(x for pair in s for x in pair)], seeds,
+                setting_name(s), threshold=threshold, final_episodes=args.final_episodes) for s in settings]
+    folder = SWEEPS / sweep
+    results_dir, suite = folder / "results", f"sweeps/{sweep}"
+    failed = 0
+    if not args.report_only:
+        pairs, _ = run.plan(suite, jobs, args.missing_only, results_dir)
+        # seed by seed, every setting for each seed: a sweep stopped early has as many seeds of each setting
+        pairs.sort(key=lambda pair: (seeds.index(pair[1]), jobs.index(pair[0])))
+        if pairs:
+            pool = run.RayPool(args.ray_address)
+            try:
+                print(f"{len(pairs)} runs as Ray tasks", flush=True)
+                failed = run.run_on_pool(suite, pairs, pool, results_dir)
+            finally:
+                pool.shutdown()
+    run.doing("stopped while writing the sweep's table and figure (each file whole, old or new); `--report-only` "
+              "writes them again")
     text = table(jobs, results_dir, suite)
     folder.mkdir(parents=True, exist_ok=True)
     figure(jobs, results_dir, suite, threshold, folder / "sweep.png")
     command = " ".join(["python benchmarks/sweep.py", args.script, *script_args, "--seeds", args.seeds,
                         *(f"--grid {g}" for g in args.grid)])
     everything = [r for job in jobs for r in load_results(suite, job, failed=True, results=results_dir)]
-    (folder / "README.md").write_text(
+    run.write_atomically(folder / "README.md", (
         f"# Sweep: {sweep}\n\n`{command}`\n\nCode: {run.provenance(everything) if everything else 'no results yet'}. "
         f"Steps to threshold: first greedy evaluation at or above {threshold:g} (mean / min / max over the seeds "
         f"that reached it). Final greedy score: the best saved model, {args.final_episodes} greedy episodes, "
-        f"mean / min / max over seeds.\n\n{text}\n\n![the sweep](sweep.png)\n")
-    (folder / "sweep.json").write_text(json.dumps(dict(script=args.script, script_args=script_args, seeds=seeds,
-                                                       grid=args.grid, threshold=threshold), indent=1))
+        f"mean / min / max over seeds.\n\n{text}\n\n![the sweep](sweep.png)\n"))
+    run.write_atomically(folder / "sweep.json", json.dumps(dict(
+        script=args.script, script_args=script_args, seeds=seeds, grid=args.grid, threshold=threshold), indent=1))
     print(text)
     print(f"wrote {run.rel(folder / 'README.md')} and {run.rel(folder / 'sweep.png')}")
-    if failed:
-        sys.exit(f"{failed} run(s) failed: the table counts them; `--missing-only` runs only them again")
+    return failed
 
 
 if __name__ == "__main__":

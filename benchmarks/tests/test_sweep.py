@@ -1,6 +1,7 @@
 """benchmarks/sweep.py without starting Ray: the grid, the seeds, and the table's statistics over seeds."""
 import importlib.util
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,10 @@ def test_the_threshold_comes_from_the_full_suites_job_for_that_script_and_env():
         sweep.default_threshold("part2_dqn", "train.py", ["--env-id", "Acrobot-v1"])
 
 
-def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_seeds(tmp_path, monkeypatch):
-    """Through main() with a fake pool: tau=0.05 reaches the threshold at 2,500 and 7,500 steps and never on
-    seed 2 (finals 500, 200, 450); tau=0.1's seed 3 fails."""
+def fake_sweep(tmp_path, monkeypatch):
+    """A scratch driver repo and a worker folder, a fake pool that runs each task at submit, and a fake run()
+    that writes what train.py and test.py would: tau=0.05 reaches 475 at 2,500 and 7,500 steps and never on
+    seed 2 (finals 500, 200, 450); tau=0.1 gets 480 and 490, and its seed 3 fails. Returns (driver, calls)."""
     driver, worker = tmp_path / "driver", tmp_path / "worker"
     (driver / "part2_dqn").mkdir(parents=True)
     (driver / "part2_dqn" / "train.py").write_text("")
@@ -70,6 +72,13 @@ def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_
         return "", 1.0
 
     monkeypatch.setattr(run, "run", fake)
+    return driver, calls
+
+
+def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_seeds(tmp_path, monkeypatch):
+    """Through main() with a fake pool: tau=0.05 reaches the threshold at 2,500 and 7,500 steps and never on
+    seed 2 (finals 500, 200, 450); tau=0.1's seed 3 fails."""
+    driver, calls = fake_sweep(tmp_path, monkeypatch)
     with pytest.raises(SystemExit, match="1 run"):
         sweep.main(["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-3", "--grid", "tau=0.05,0.1",
                     "--name", "t"])
@@ -85,36 +94,46 @@ def test_a_sweep_runs_every_setting_and_seed_and_its_table_is_mean_min_max_over_
 
 
 def test_a_stopped_sweep_keeps_what_finished_shuts_ray_down_and_exits_130_in_one_line(tmp_path, monkeypatch, capsys):
-    """Ctrl-C (or SIGTERM, which the sweep turns into the same) while waiting on Ray: the results written so far
-    stay, the pool is shut down, and the sweep ends with one line and code 130, not a traceback."""
-    driver = tmp_path / "driver"
-    (driver / "part2_dqn").mkdir(parents=True)
-    (driver / "part2_dqn" / "train.py").write_text("")
-    for module, name in ((run, "REPO"), (sweep, "REPO")):
-        monkeypatch.setattr(module, name, driver)
-    monkeypatch.setattr(sweep, "SWEEPS", driver / "benchmarks" / "sweeps")
-    monkeypatch.setattr(run, "git_state", lambda part: test_ray.NO_GIT)
-    monkeypatch.setattr(sweep, "check_flags", lambda *a: None)
+    """Ctrl-C (or SIGTERM, which the sweep turns into the same) while waiting on Ray, after one run finished:
+    its results file stays, the pool is shut down, and the sweep ends with one line and code 130."""
+    driver, _ = fake_sweep(tmp_path, monkeypatch)
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: handlers.update({sig: handler}))
+    handlers, shut = {}, []
 
     class StoppedPool(test_ray.FakePool):
-        shut = False
-
-        def submit(self, key, suite, job, seed, state):
-            self.submitted.append(key)
-
-        def __len__(self):
-            return len(self.submitted)
-
         def next_done(self):
-            raise KeyboardInterrupt
+            if len(self.done) == 4:  # the fifth of six: stop
+                raise KeyboardInterrupt
+            return super().next_done()
 
         def shutdown(self):
-            StoppedPool.shut = True
+            shut.append(True)
 
-    monkeypatch.setattr(run, "RayPool", lambda address: StoppedPool(tmp_path))
+    monkeypatch.setattr(run, "RayPool", lambda address: StoppedPool(tmp_path / "worker"))
     with pytest.raises(SystemExit) as stop:
-        sweep.main(["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-2", "--grid", "tau=0.05,0.1",
+        sweep.main(["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-3", "--grid", "tau=0.05,0.1",
                     "--name", "t"])
-    assert stop.value.code == 130 and StoppedPool.shut
+    assert stop.value.code == 130 and shut == [True]
+    assert handlers[signal.SIGTERM] is run.stop_on_sigterm  # SIGTERM stops it as Ctrl-C does
+    assert len(list((driver / "benchmarks/sweeps/t/results").glob("*.json"))) == 2  # what finished stays
     err = capsys.readouterr().err.strip()
-    assert err.startswith("stopped:") and len(err.splitlines()) == 1 and "--missing-only" in err
+    assert err.startswith("stopped: the Ray tasks in progress keep nothing") and len(err.splitlines()) == 1
+    assert "--missing-only" in err and "Traceback" not in err
+
+
+def test_a_sweep_stopped_while_drawing_says_so_and_leaves_no_half_file(tmp_path, monkeypatch, capsys):
+    driver, _ = fake_sweep(tmp_path, monkeypatch)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    argv = ["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-2", "--grid", "tau=0.05", "--name", "t"]
+    sweep.main(argv)  # a complete sweep: its README exists
+    readme = driver / "benchmarks/sweeps/t/README.md"
+    before = readme.read_text()
+
+    def stop(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "figure", stop)
+    with pytest.raises(SystemExit) as stopped:
+        sweep.main([*argv, "--report-only"])
+    assert stopped.value.code == 130 and readme.read_text() == before
+    assert capsys.readouterr().err.startswith("stopped while writing the sweep's table and figure")
