@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from memory import RolloutBuffer, gae
-from networks import ActorCritic, NumpyPolicy
+from networks import ActorCritic
 from wrappers import AUTORESET_MODE, ObservationNormalizer, RewardScaler
 
 
@@ -69,30 +69,26 @@ class Agent:
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         n_obs = observation_space.shape[0]
         action_dim = int(action_space.n) if self.discrete else action_space.shape[0]
-        self.network = ActorCritic(n_obs, action_dim, self.discrete, c.hidden, c.shared, c.log_std_init)
+        self.network = ActorCritic(n_obs, action_dim, self.discrete, c.hidden, c.shared, c.log_std_init).to(self.device)
         # the default: two networks, two optimizers; --shared: one trunk, one optimizer, the value loss weighted
         groups = [self.network.parameters()] if c.shared else [self.network.actor_parameters(),
                                                                self.network.critic_parameters()]
         self.optimizers = [self.make_optimizer(list(params)) for params in groups]
-        self.rng = np.random.default_rng(c.seed)       # action sampling during collection
-        self.policy = NumpyPolicy(self.network, self.rng)
         self.obs_normalizer = ObservationNormalizer(n_obs) if c.normalize_obs else None
         self.reward_scaler = RewardScaler(c.num_envs, c.gamma) if c.normalize_reward else None
         if not self.discrete:
             self.low, self.high = action_space.low, action_space.high
         self.buffer = RolloutBuffer(c.n_steps, c.num_envs, n_obs, () if self.discrete else (action_dim,), self.discrete)
-        self.steps, self.updates, self.collect_seconds = 0, 0, 0.0
+        self.steps, self.updates = 0, 0
         self.finished_episodes = []                     # (return, length) of episodes ended since the last log
         self.episode_returns = np.zeros(c.num_envs)
         self.episode_lengths = np.zeros(c.num_envs, dtype=np.int64)
 
     def make_optimizer(self, params):
         c = self.config
-        # foreach=True: each update is a few calls over all parameter tensors instead of a loop over them
-        # (same arithmetic; torch picks the loop on the CPU by default)
         if c.optimizer == "rmsprop":  # what the A2C paper and SB3's A2C use
-            return torch.optim.RMSprop(params, lr=c.learning_rate, alpha=0.99, eps=1e-5, foreach=True)
-        return torch.optim.Adam(params, lr=c.learning_rate, eps=1e-5, foreach=True)
+            return torch.optim.RMSprop(params, lr=c.learning_rate, alpha=0.99, eps=1e-5)
+        return torch.optim.Adam(params, lr=c.learning_rate, eps=1e-5)
 
     # ---------- acting ----------
 
@@ -106,9 +102,22 @@ class Agent:
         the unclipped sample, which is what the Gaussian actually drew)."""
         return actions if self.discrete else np.clip(actions, self.low, self.high)
 
+    def tensor(self, obs):
+        return torch.as_tensor(obs, device=self.device)
+
+    @torch.no_grad()
+    def act(self, obs):
+        """Sample actions for a batch of observations (num_envs, n_obs) from pi(.|obs); return them with their
+        log-probabilities log pi(a|s), recorded now: PPO's ratio divides by exactly these. Arrays (num_envs, ...)."""
+        distribution = self.network.distribution(self.tensor(obs))
+        actions = distribution.sample()
+        return actions.cpu().numpy(), distribution.log_prob(actions).cpu().numpy()
+
+    @torch.no_grad()
     def greedy_action(self, obs):
-        """The greedy action for one raw observation: argmax of the logits, or the Gaussian's mean (clipped)."""
-        action = self.policy.greedy(self.observe(obs[None]))[0]
+        """The greedy action for one raw observation: the mode of pi(.|obs), i.e. the most likely action, or the
+        Gaussian's mean (clipped)."""
+        action = self.network.distribution(self.tensor(self.observe(obs[None]))).mode[0].cpu().numpy()
         return int(action) if self.discrete else self.to_env(action)
 
     def start(self, envs, seed=None):
@@ -120,15 +129,11 @@ class Agent:
         self.done = np.zeros(envs.num_envs, dtype=bool)  # did the previous step end each sub-env's episode?
 
     def collect_rollouts(self, envs):
-        """Fill the buffer with n_steps vector steps of the current policy (numpy, one step of all envs at a time).
-
-        collect_seconds counts the CPU time spent here (time.process_time: other processes' load drops out),
-        the figure train.py compares with the env's raw random-action step rate.
-        """
-        buffer, started = self.buffer, time.process_time()
+        """Fill the buffer with n_steps vector steps of the current policy (one step of all envs at a time)."""
+        buffer = self.buffer
         obs, done = self.obs, self.done
         for t in range(buffer.n_steps):
-            actions = self.policy.sample(obs)
+            actions, log_probs = self.act(obs)
             next_obs, rewards, terminated, truncated, _ = envs.step(self.to_env(actions))
             # NEXT_STEP autoreset: where the previous step ended an episode, this step only reset that sub-env
             # (its action was ignored, its reward is 0): no transition, so it is marked invalid for the loss
@@ -137,14 +142,13 @@ class Agent:
             self.track_episodes(rewards, done, valid)
             if self.reward_scaler is not None:
                 rewards = self.reward_scaler(rewards, done)
-            buffer.push(t, obs, actions, rewards, terminated, truncated, valid)
+            buffer.push(t, obs, actions, log_probs, rewards, terminated, truncated, valid)
             # at an episode's end `next_obs` is its REAL final observation: stored as obs[t + 1], it is what
             # a truncated step bootstraps from (learn), and the reset happens one step later
             obs = self.observe(next_obs, update=True)
         buffer.last_obs[:] = obs
         self.obs, self.done = obs, done
         self.steps += buffer.n_steps * buffer.num_envs  # every slot counts, the reset-only ones too
-        self.collect_seconds += time.process_time() - started
 
     def track_episodes(self, rewards, done, valid):
         """Undiscounted returns and lengths of the training episodes, in the env's own reward scale.
@@ -163,13 +167,14 @@ class Agent:
         """The rollout's valid steps, flattened, with their GAE advantages and returns (the critic's targets).
 
         Returns a dict of tensors with one row per valid step: obs (k, n_obs), actions (k,) or (k, dim),
-        advantages, returns, values, log_probs (k,). values and log_probs are the rollout policy's (no gradient).
+        advantages, returns, values, log_probs (k,). values and log_probs are the rollout policy's (no gradient):
+        the log-probabilities were recorded when acting (collect_rollouts), the values are computed here in one pass.
         """
         c, b = self.config, self.buffer
         T, n = b.rewards.shape
         with torch.no_grad():  # targets are constants: no gradient may flow into them
-            all_obs = torch.from_numpy(np.concatenate([b.obs, b.last_obs[None]])).flatten(0, 1)
-            all_values = self.network.value(all_obs).view(T + 1, n).numpy()
+            all_obs = self.tensor(np.concatenate([b.obs, b.last_obs[None]])).flatten(0, 1)
+            all_values = self.network.value(all_obs).view(T + 1, n).cpu().numpy()
         # NEXT_STEP autoreset: the observation after step t is the one stored at step t + 1, also when step t
         # ended an episode (the real final observation; the reset came in slot t + 1). So V(s_{t+1}) is
         # simply the next row: a truncated step bootstraps from its own episode's final state.
@@ -177,13 +182,9 @@ class Agent:
         advantages = gae(b.rewards, values, next_values, b.terminated, b.truncated, c.gamma, c.gae_lambda)
         returns = advantages + values                  # the critic's targets: GAE(lambda) returns
         valid = np.flatnonzero(b.valid.reshape(-1))    # the reset-only steps never enter the loss
-        rows = lambda x: torch.from_numpy(np.ascontiguousarray(x.reshape(T * n, *x.shape[2:])[valid]))
-        batch = dict(obs=rows(b.obs), actions=rows(b.actions), advantages=rows(advantages), returns=rows(returns),
-                     values=rows(values))
-        if c.algo == "ppo":
-            with torch.no_grad():  # the policy that collected the rollout: PPO's ratio divides by it (A2C never reads it)
-                batch["log_probs"] = self.network(batch["obs"], batch["actions"])[0]
-        return batch
+        rows = lambda x: self.tensor(np.ascontiguousarray(x.reshape(T * n, *x.shape[2:])[valid]))
+        return dict(obs=rows(b.obs), actions=rows(b.actions), advantages=rows(advantages), returns=rows(returns),
+                    values=rows(values), log_probs=rows(b.log_probs))
 
     def learn(self):
         """Update on the last rollout: A2C one gradient step on all of it, PPO n_epochs over shuffled minibatches.
@@ -208,13 +209,14 @@ class Agent:
     def gradient_step(self, batch):
         """One gradient step on a (mini)batch from prepare_batch. Returns the losses as 0-d tensors."""
         c = self.config
-        log_probs, entropy, values = self.network(batch["obs"], batch["actions"])
+        distribution, values = self.network(batch["obs"])
+        log_probs, entropy = distribution.log_prob(batch["actions"]), distribution.entropy()
         advantages = batch["advantages"]
         if c.normalize_advantages:
             advantages = normalize_advantages(advantages)
         stats = {}
         if c.algo == "ppo":
-            log_ratio = log_probs - batch["log_probs"]
+            log_ratio = log_probs - batch["log_probs"]  # log pi_new(a|s) - log pi_old(a|s), recorded when acting
             ratio = log_ratio.exp()
             policy_loss = clipped_surrogate_loss(ratio, advantages, c.clip_range)
             with torch.no_grad():  # how far this minibatch's policy has moved from the rollout's (logged only)
@@ -254,7 +256,7 @@ class Agent:
                     obs_normalizer=self.obs_normalizer.stats.state_dict() if self.obs_normalizer else None)
 
     def load(self, checkpoint):
-        self.network.load_state_dict(checkpoint["state_dict"])  # in place: the numpy views stay valid
+        self.network.load_state_dict(checkpoint["state_dict"])
         if self.obs_normalizer is not None:
             self.obs_normalizer.stats.load_state_dict(checkpoint["obs_normalizer"])
 
@@ -277,14 +279,13 @@ class Agent:
                     on_frame(episode)
         return float(returns.mean()), float(returns.std())
 
-    def train(self, envs, on_log=None, on_eval=None, on_update=None):
+    def train(self, envs, on_log=None, on_eval=None):
         """Rollouts and updates until total_steps env steps (all envs counted). Returns training seconds.
 
         `on_log(step, stats, episodes)` at most every 2,000 steps (once episodes have finished), with the last
-        update's stats and the (return, length) of the episodes finished since the last call; `on_eval(step, train_seconds)` every
-        eval_every steps and once at the end (unless the last one was at the final step), so a finished run
-        always evaluates its final policy. `on_update(step)` after every update, for measurements (train.py's
-        raw-speed probe). train_seconds excludes the time spent in on_eval and on_update.
+        update's stats and the (return, length) of the episodes finished since the last call; `on_eval(step,
+        train_seconds)` every eval_every steps and once at the end (unless the last one was at the final step),
+        so a finished run always evaluates its final policy. train_seconds excludes the time spent in on_eval.
         """
         c = self.config
         self.start(envs, seed=c.seed)
@@ -293,10 +294,6 @@ class Agent:
         while self.steps < c.total_steps:
             self.collect_rollouts(envs)
             stats = self.learn()
-            if on_update is not None:  # a measurement, not training: off the training clock
-                paused = time.perf_counter()
-                on_update(self.steps)
-                started += time.perf_counter() - paused
             if on_log is not None and self.steps >= next_log and self.finished_episodes:
                 on_log(self.steps, stats, self.finished_episodes)
                 self.finished_episodes, next_log = [], self.steps + 2_000

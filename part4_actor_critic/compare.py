@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import train
-from utils import REPO, run_main
+from plumbing import REPO, run_main
 
 VARIANTS = [("a2c", False), ("a2c", True), ("ppo", False), ("ppo", True)]
 
@@ -48,7 +48,7 @@ def main(argv=None):
             curves = []
             for seed in args.seeds:
                 summary = train.main(["--env-id", args.env_id, "--algo", algo, "--seed", str(seed),
-                                      "--total-steps", str(args.total_steps), "--raw-speed-every", "0",
+                                      "--total-steps", str(args.total_steps),
                                       "--log-dir", args.log_dir, "--save-dir", models]
                                      + (["--shared"] if shared else []))
                 curves.append(read_curve(summary["run_dir"]))

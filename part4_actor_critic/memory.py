@@ -35,6 +35,7 @@ class RolloutBuffer:
     """One rollout: `n_steps` vector steps of `num_envs` envs. Arrays are time first, (n_steps, num_envs, ...).
 
     - obs[t]: what the policy saw at step t (normalised, if observations are); actions[t]: what it did;
+    - log_probs[t]: log pi_old(actions[t] | obs[t]), recorded when acting (PPO's ratio divides by it);
     - rewards[t], terminated[t], truncated[t]: what `envs.step` returned;
     - valid[t] = 0 where step t only reset a finished sub-env (gymnasium's NEXT_STEP autoreset, see
       wrappers.py): no transition happened there, and it must not enter the loss;
@@ -44,6 +45,7 @@ class RolloutBuffer:
     def __init__(self, n_steps, num_envs, n_obs, action_shape, discrete):
         self.obs = np.zeros((n_steps, num_envs, n_obs), dtype=np.float32)
         self.actions = np.zeros((n_steps, num_envs, *action_shape), dtype=np.int64 if discrete else np.float32)
+        self.log_probs = np.zeros((n_steps, num_envs), dtype=np.float32)
         self.rewards = np.zeros((n_steps, num_envs), dtype=np.float32)
         self.terminated = np.zeros((n_steps, num_envs), dtype=np.float32)
         self.truncated = np.zeros((n_steps, num_envs), dtype=np.float32)
@@ -51,7 +53,7 @@ class RolloutBuffer:
         self.last_obs = np.zeros((num_envs, n_obs), dtype=np.float32)
         self.n_steps, self.num_envs = n_steps, num_envs
 
-    def push(self, t, obs, actions, rewards, terminated, truncated, valid):
+    def push(self, t, obs, actions, log_probs, rewards, terminated, truncated, valid):
         """Store vector step t: obs (num_envs, n_obs), the rest (num_envs, ...)."""
-        self.obs[t], self.actions[t], self.rewards[t] = obs, actions, rewards
+        self.obs[t], self.actions[t], self.log_probs[t], self.rewards[t] = obs, actions, log_probs, rewards
         self.terminated[t], self.truncated[t], self.valid[t] = terminated, truncated, valid

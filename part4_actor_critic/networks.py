@@ -1,9 +1,10 @@
 """The actor (a policy pi(a|s)) and the critic (a value V(s)): two networks, or one shared trunk with two heads.
 
-Networks take integers, not env objects. Discrete actions: a Categorical over `action_dim` logits.
-Box actions: a Gaussian whose mean depends on the state and whose log-std is one learned number per action
-dimension (state-independent, as in the PPO paper). The log-probability and entropy formulas are written
-out: they are the heart of the chapter (tests check them against torch.distributions).
+Networks take integers, not env objects. The actor returns a `torch.distributions` object: a Categorical over
+`action_dim` logits (Discrete actions), or a diagonal Gaussian whose mean depends on the state and whose log-std
+is one learned number per action dimension (Box actions; state-independent, as in the PPO paper). The agent
+samples from it when it acts and records the log-probability of what it drew; the update asks the same
+distribution, under the new weights, for the log-probability of the same actions and for its entropy.
 
 Orthogonal initialisation with the usual gains (from the PPO/A2C baselines): sqrt(2) for tanh hidden
 layers keeps the activations' scale roughly constant through the layers; 0.01 for the policy head makes
@@ -12,12 +13,9 @@ random weights; 1 for the value head, whose output is a number of the size of th
 """
 import math
 
-import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
-
-LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+from torch.distributions import Categorical, Independent, Normal
 
 
 def layer_init(layer, gain):
@@ -34,23 +32,6 @@ def mlp(n_in, hidden):
         layers += [layer_init(nn.Linear(width, size), math.sqrt(2)), nn.Tanh()]
         width = size
     return nn.Sequential(*layers)
-
-
-def gaussian_log_prob(mean, log_std, actions):
-    """log N(actions; mean, exp(log_std)^2), summed over action dimensions: (batch, dim) -> (batch,)."""
-    z = (actions - mean) / log_std.exp()
-    return (-0.5 * z**2 - log_std - LOG_SQRT_2PI).sum(-1)
-
-
-def gaussian_entropy(log_std):
-    """Entropy of a diagonal Gaussian, sum over dimensions of 1/2 + log(sqrt(2 pi)) + log_std: (..., dim) -> (...)."""
-    return (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
-
-
-def categorical_log_prob_entropy(logits, actions):
-    """log softmax(logits)[action] and the entropy -sum p log p: logits (batch, n), actions (batch,) -> (batch,), (batch,)."""
-    log_p = F.log_softmax(logits, dim=-1)
-    return log_p.gather(1, actions.long().unsqueeze(1)).squeeze(1), -(log_p.exp() * log_p).sum(-1)
 
 
 class ActorCritic(nn.Module):
@@ -88,60 +69,26 @@ class ActorCritic(nn.Module):
             return x, x
         return self.actor_body(obs), self.critic_body(obs)
 
+    def policy(self, actor_features):
+        """pi(.|s) from the actor's features: a distribution over a batch, whose log_prob(actions) and
+        entropy() are (batch,) each."""
+        out = self.policy_head(actor_features)
+        if self.discrete:
+            return Categorical(logits=out)
+        # Independent(..., 1) sums the log-probabilities and entropies over the action dimensions:
+        # the dimensions are drawn independently, so the joint density is the product of theirs
+        return Independent(Normal(out, self.log_std.exp().expand_as(out)), 1)
+
+    def distribution(self, obs):
+        """pi(.|obs): the actor alone (acting, evaluation). obs (batch, n_obs)."""
+        return self.policy(self.trunk(obs) if self.shared else self.actor_body(obs))
+
     def value(self, obs):
         """V(s): (batch, n_obs) -> (batch,)."""
         x = self.trunk(obs) if self.shared else self.critic_body(obs)
         return self.value_head(x).squeeze(-1)
 
-    def log_prob_entropy(self, out, actions):
-        """From the policy head's output (logits or mean, (batch, action_dim)): log pi(a|s) and entropy, (batch,) each."""
-        if self.discrete:
-            return categorical_log_prob_entropy(out, actions)
-        log_std = self.log_std.expand_as(out)
-        return gaussian_log_prob(out, log_std, actions), gaussian_entropy(log_std)
-
-    def forward(self, obs, actions):
-        """log pi(actions|obs), entropy, V(obs): each (batch,). obs (batch, n_obs); actions (batch,) or (batch, dim)."""
+    def forward(self, obs):
+        """pi(.|obs) and V(obs), (batch,), from one pass of the features (one trunk pass when shared)."""
         actor_x, critic_x = self.features(obs)
-        log_prob, entropy = self.log_prob_entropy(self.policy_head(actor_x), actions)
-        return log_prob, entropy, self.value_head(critic_x).squeeze(-1)
-
-
-class NumpyPolicy:
-    """The actor's forward pass in numpy, for acting one vector step at a time (the hot loop).
-
-    For a 64-64 network and 8 observations numpy takes a few microseconds where torch's per-operation
-    dispatch costs several times more. The arrays are views of the torch parameters (`.numpy()` shares
-    memory, and optimizers update parameters in place), so this never goes stale and is built once.
-    Tests check it against ActorCritic and its samples against the softmax.
-    """
-
-    def __init__(self, network, rng):
-        body = network.trunk if network.shared else network.actor_body
-        linears = [m for m in body if isinstance(m, nn.Linear)] + [network.policy_head]
-        self.layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
-        self.discrete, self.rng = network.discrete, rng
-        self.log_std = None if network.discrete else network.log_std.detach().numpy()
-
-    def head(self, obs):
-        """Logits or the Gaussian's mean: (batch, n_obs) float32 -> (batch, action_dim)."""
-        x = obs
-        for i, (weight, bias) in enumerate(self.layers):
-            x = x @ weight + bias
-            if i < len(self.layers) - 1:
-                x = np.tanh(x)
-        return x
-
-    def sample(self, obs):
-        """Sampled actions: (batch,) int64, or (batch, action_dim) float32 (unclipped: the env gets them clipped)."""
-        out = self.head(obs)
-        if self.discrete:
-            # Gumbel-max: argmax(logits + Gumbel noise), Gumbel = -log(Exponential(1)), is an exact sample
-            # of softmax(logits) without computing the softmax
-            return (out - np.log(self.rng.exponential(size=out.shape))).argmax(-1)
-        return (out + np.exp(self.log_std) * self.rng.standard_normal(out.shape)).astype(np.float32)
-
-    def greedy(self, obs):
-        """The most likely action: argmax of the logits, or the Gaussian's mean."""
-        out = self.head(obs)
-        return out.argmax(-1) if self.discrete else out
+        return self.policy(actor_x), self.value_head(critic_x).squeeze(-1)

@@ -1,4 +1,4 @@
-"""Play greedy episodes (argmax or mean action) with a saved actor-critic, rebuilt from the checkpoint alone.
+"""Play greedy episodes (the most likely action, or the mean) with a saved actor-critic, rebuilt from the checkpoint alone.
 
     python part4_actor_critic/test.py models/part4_actor_critic/CartPole-v1__a2c.pth --episodes 20
     python part4_actor_critic/test.py MODEL.pth --render human     # watch it (needs a display)
@@ -15,7 +15,7 @@ import torch
 
 from agent import Agent
 from train import ALGOS, Config, make_env
-from utils import UserError, load_checkpoint, run_main
+from plumbing import UserError, gif_path, load_checkpoint, run_main
 
 
 def quiet_sdl(render):
@@ -68,8 +68,12 @@ def main(argv=None):
     parser.add_argument("--gif-episodes", type=int, default=1, help="episodes recorded by --gif")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.gif_episodes < 1:
-        raise UserError("--episodes and --gif-episodes must be positive")
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.gif_episodes < 1:
+        raise UserError(f"--gif-episodes must be at least 1, got {args.gif_episodes}")
+    if args.gif:
+        args.gif = gif_path(args.gif)
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     quiet_sdl(args.render)
@@ -97,4 +101,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)  # Ctrl-C or SIGTERM: "interrupted", exit 130, no traceback
+    run_main(main, interrupted="interrupted")  # Ctrl-C or SIGTERM: one line, exit 130, no traceback

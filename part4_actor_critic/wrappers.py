@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from utils import UserError
+from plumbing import UserError
 
 AUTORESET_MODE = AutoresetMode.NEXT_STEP
 
@@ -27,6 +27,10 @@ AUTORESET_MODE = AutoresetMode.NEXT_STEP
 def check_spaces(env_id, observation_space, action_space):
     """Actor-critic here needs a flat Box observation and Discrete or Box actions; anything else is a UserError."""
     if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+        shape = getattr(observation_space, "shape", None)
+        if shape is not None and len(shape) == 3:
+            raise UserError(f"{env_id!r} has image observations {shape}: this part's networks take flat vectors "
+                            "(Part 2 learns from pixels)")
         raise UserError(f"{env_id!r} has observations {observation_space}; this network needs a flat Box")
     if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) != 1:
         raise UserError(f"{env_id!r} has actions {action_space}; a Box action must be a flat vector")

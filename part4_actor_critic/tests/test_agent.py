@@ -113,7 +113,8 @@ def test_evaluation_is_greedy_frozen_and_never_steps_the_training_env():
     real_step = eval_env.step
 
     def eval_step(action):  # record what the evaluation saw and did, and check it is the greedy action
-        logits = agent.policy.head(agent.observe(eval_env_obs[0][None]))[0]
+        with torch.no_grad():
+            logits = agent.network.distribution(torch.as_tensor(agent.observe(eval_env_obs[0][None]))).logits[0]
         eval_calls.append((int(action), int(logits.argmax())))
         obs, *rest = real_step(action)
         eval_env_obs[0] = obs
@@ -192,12 +193,10 @@ def test_ppo_survives_a_last_minibatch_of_one_row():
     assert all(torch.isfinite(p).all() for p in agent.network.parameters())
 
 
-def one_update(shared, returns_offset, vf_coef=0.5, fast=False):
-    """Weights after one A2C gradient step on a fixed batch whose critic targets are shifted by returns_offset
-    (the textbook Agent, or with fast=True fast.py's FastAgent: one optimizer, each network clipped alone)."""
+def one_update(shared, returns_offset, vf_coef=0.5):
+    """Weights after one A2C gradient step on a fixed batch whose critic targets are shifted by returns_offset."""
     torch.manual_seed(0)
     flags = ["--num-envs", "2", "--n-steps", "4", "--vf-coef", str(vf_coef)] + (["--shared"] if shared else [])
-    flags += ["--fast" if fast else "--no-fast"]
     config = get_config(flags)
     envs, _, agent = build(config)
     agent.start(envs, seed=0)
@@ -208,21 +207,19 @@ def one_update(shared, returns_offset, vf_coef=0.5, fast=False):
     return agent
 
 
-@pytest.mark.parametrize("fast", [False, True])
-def test_separate_networks_keep_the_critic_loss_out_of_the_actor(fast):
-    a, b = one_update(False, 0.0, fast=fast), one_update(False, 100.0, fast=fast)
-    assert len(a.groups if fast else a.optimizers) == 2  # two networks, each with its own gradient clipping
+def test_separate_networks_keep_the_critic_loss_out_of_the_actor():
+    a, b = one_update(False, 0.0), one_update(False, 100.0)
+    assert len(a.optimizers) == 2  # two networks, each with its own gradient clipping
     for pa, pb in zip(a.network.actor_parameters(), b.network.actor_parameters()):
         torch.testing.assert_close(pa, pb)  # the actor does not care what the critic was told
     assert not torch.allclose(a.network.value_head.weight, b.network.value_head.weight)
 
 
-@pytest.mark.parametrize("fast", [False, True])
-def test_a_shared_trunk_learns_from_both_losses_weighted_by_vf_coef(fast):
-    a, b = one_update(True, 0.0, fast=fast), one_update(True, 100.0, fast=fast)
-    assert len(a.groups if fast else a.optimizers) == 1
+def test_a_shared_trunk_learns_from_both_losses_weighted_by_vf_coef():
+    a, b = one_update(True, 0.0), one_update(True, 100.0)
+    assert len(a.optimizers) == 1
     assert not torch.allclose(a.network.trunk[0].weight, b.network.trunk[0].weight)
-    c, d = one_update(True, 0.0, vf_coef=0.0, fast=fast), one_update(True, 100.0, vf_coef=0.0, fast=fast)
+    c, d = one_update(True, 0.0, vf_coef=0.0), one_update(True, 100.0, vf_coef=0.0)
     torch.testing.assert_close(c.network.trunk[0].weight, d.network.trunk[0].weight)  # weight 0: no effect
 
 
@@ -240,74 +237,112 @@ def test_the_checkpoint_carries_the_observation_statistics():
     assert not np.allclose(agent.observe(obs[None]), obs)  # the statistics are not the identity
 
 
-class FakeClock:
-    """Stands in for the `time` module of agent.py or train.py: a clock that moves only when a test moves it."""
+# ---------- classic mistakes, each caught at its call site ----------
 
-    def __init__(self):
-        self.now = 0.0
+def test_the_rollout_end_bootstraps_from_the_value_of_the_next_observation(monkeypatch):
+    # two steps of an episode that goes on: the last one's target is r + gamma V(last_obs) = 1 + 0.5 * V([2])
+    agent, envs = tiny_agent("TinyTruncating-v0", monkeypatch)
+    agent.config.n_steps = 2
+    agent.buffer = type(agent.buffer)(2, 2, 1, (), True)
+    batch = learned_batch(agent, envs, monkeypatch)
+    obs, returns = batch["obs"][:, 0].numpy(), batch["returns"].numpy()
+    np.testing.assert_allclose(returns[obs == 1], 1 + 0.5 * 120)
+    np.testing.assert_allclose(returns[obs == 0], 1 + 0.5 * 61)
 
-    def perf_counter(self):
-        return self.now
 
-    process_time = perf_counter
-
-
-def test_on_update_follows_every_update_and_stays_off_the_training_clock(monkeypatch):
-    """train.py's raw-speed probe runs through on_update: right after each update, and its time is not training."""
-    import agent as agent_module
-
-    clock = FakeClock()
-    monkeypatch.setattr(agent_module, "time", clock)
-    config = get_config(["--total-steps", "80", "--eval-every", "1000", "--num-envs", "4", "--n-steps", "5"])
+def test_collection_records_the_log_probability_of_the_sampled_action():
+    config = get_config(["--env-id", "Pendulum-v1", "--algo", "ppo", "--num-envs", "2", "--n-steps", "50",
+                         "--log-std-init", "1.5"])
     envs, _, agent = build(config)
-    events, learn = [], agent.learn
+    sent = []
+    step = envs.step
+    envs.step = lambda actions: sent.append(np.array(actions)) or step(actions)
+    agent.start(envs, seed=0)
+    agent.collect_rollouts(envs)
+    b = agent.buffer
+    assert np.abs(b.actions).max() > 2.0                     # std e^1.5: many samples fall outside [-2, 2] ...
+    assert np.abs(np.array(sent)).max() <= 2.0               # ... the env gets them clipped ...
+    with torch.no_grad():                                    # ... and the log-probability is the sample's own
+        recorded = agent.network.distribution(torch.from_numpy(b.obs.reshape(100, 3))).log_prob(
+            torch.from_numpy(b.actions.reshape(100, 1)))
+    np.testing.assert_allclose(b.log_probs.reshape(100), recorded.numpy(), rtol=1e-5, atol=1e-5)
+    batch = agent.prepare_batch()                            # PPO's old log-probabilities are the recorded ones
+    valid = b.valid.reshape(-1) > 0
+    np.testing.assert_array_equal(batch["log_probs"].numpy(), b.log_probs.reshape(-1)[valid])
 
-    def timed_learn():  # one second of training per update
-        clock.now += 1.0
-        events.append("learn")
-        return learn()
 
-    def on_update(step):  # a hundred seconds of measuring
-        clock.now += 100.0
-        events.append(("update", step))
-
-    monkeypatch.setattr(agent, "learn", timed_learn)
-    train_seconds = agent.train(envs, on_update=on_update)
-    assert events == ["learn", ("update", 20), "learn", ("update", 40), "learn", ("update", 60), "learn", ("update", 80)]
-    assert train_seconds == 4.0
-
-
-def test_collection_is_timed_in_cpu_seconds(monkeypatch):
-    """collect_seconds and the raw probe share one clock, the process's CPU time, so the load of other
-    processes drops out of their ratio."""
+def ratio_seen(monkeypatch, shift):
+    """The ratio PPO's loss gets when the batch's recorded log-probabilities are `shift` below the current ones."""
     import agent as agent_module
 
-    clock = FakeClock()
-    monkeypatch.setattr(agent_module, "time", type("CpuOnly", (), {"process_time": clock.perf_counter,
-                                                                   "perf_counter": lambda: 0.0}))
-    config = get_config(["--num-envs", "2", "--n-steps", "3"])
+    config = get_config(["--algo", "ppo", "--num-envs", "2", "--n-steps", "8"])
     envs, _, agent = build(config)
     agent.start(envs, seed=0)
-    step = envs.step
-    envs.step = lambda actions: setattr(clock, "now", clock.now + 0.5) or step(actions)
     agent.collect_rollouts(envs)
-    assert agent.collect_seconds == 1.5 and agent.steps == 6
+    batch = agent.prepare_batch()
+    batch["log_probs"] = batch["log_probs"] - shift
+    seen = []
+    loss = agent_module.clipped_surrogate_loss
+    monkeypatch.setattr(agent_module, "clipped_surrogate_loss", lambda ratio, *rest: seen.append(ratio.detach()) or loss(ratio, *rest))
+    stats = agent.gradient_step(batch)
+    return seen[0], stats
 
 
-def test_the_raw_speed_probe_times_one_rollout_of_random_steps_every_few_updates(monkeypatch):
-    import train
+def test_ppo_ratio_is_new_over_old(monkeypatch):
+    ratio, stats = ratio_seen(monkeypatch, 0.0)
+    torch.testing.assert_close(ratio, torch.ones_like(ratio))  # before any step: the policy that collected
+    assert float(stats["losses/approx_kl"]) == pytest.approx(0.0, abs=1e-6)
+    ratio, _ = ratio_seen(monkeypatch, 0.1)                    # pi_old smaller: the ratio is e^0.1, not e^-0.1
+    torch.testing.assert_close(ratio, torch.full_like(ratio, float(np.exp(0.1))))
 
-    clock = FakeClock()
-    monkeypatch.setattr(train, "time", clock)
-    config = get_config(["--num-envs", "4", "--n-steps", "5"])
+
+def test_the_entropy_bonus_raises_the_entropy(monkeypatch):
+    # no advantage, no value error: the only thing left to learn is the entropy bonus, so a step must raise it
+    # (a small step: RMSprop's first steps move every weight by about 10 x the learning rate, whatever its gradient)
+    config = get_config(["--num-envs", "2", "--n-steps", "8", "--ent-coef", "1.0", "--learning-rate", "1e-4"])
     envs, _, agent = build(config)
-    probe = train.RawSpeedProbe(config, every=3)
-    assert probe.envs is not envs
-    actions, step = [], probe.envs.step
-    probe.envs.step = lambda a: actions.append(a) or setattr(clock, "now", clock.now + 0.25) or step(a)
-    for update in range(1, 8):
-        probe(update * 20)
-    # windows after updates 1, 4 and 7: five vector steps of four envs each
-    assert len(actions) == 15 and probe.steps == 60 and probe.seconds == 3.75 and probe.rate() == 16.0
-    assert len({tuple(a) for a in actions}) > 1  # random actions, not the policy's
-    probe.close()
+    agent.start(envs, seed=0)
+    agent.collect_rollouts(envs)
+    batch = agent.prepare_batch()
+    batch["advantages"] = torch.zeros_like(batch["advantages"])
+    with torch.no_grad():
+        agent.network.policy_head.bias.copy_(torch.tensor([2.0, -2.0]))  # far from uniform: room to rise
+        before = agent.network.distribution(batch["obs"]).entropy().mean()
+    agent.gradient_step(batch)
+    with torch.no_grad():
+        after = agent.network.distribution(batch["obs"]).entropy().mean()
+    assert after > before
+
+
+def test_the_reward_scaler_restarts_the_return_at_every_episode_end(monkeypatch):
+    agent, envs = tiny_agent("TinyTruncating-v0", monkeypatch, normalize_reward=True)
+    after = []
+    scaler = agent.reward_scaler
+
+    class Recording:
+        def __call__(self, rewards, done):
+            scaled = type(scaler).__call__(scaler, rewards, done)
+            after.append((scaler.returns.copy(), done.copy()))
+            return scaled
+
+    agent.reward_scaler = Recording()
+    agent.start(envs, seed=0)
+    agent.collect_rollouts(envs)
+    ends = [returns[done] for returns, done in after if done.any()]
+    assert ends and all((r == 0).all() for r in ends)          # an ended episode's discounted return is dropped
+    running = [returns[~done] for returns, done in after]
+    assert max(r.max() for r in running if len(r)) > 1.0       # ... and it accumulates within an episode
+
+
+def test_train_seconds_leave_evaluation_out(monkeypatch):
+    import agent as agent_module
+
+    clock = type("Clock", (), {"now": 0.0, "perf_counter": lambda self: self.now})()
+    monkeypatch.setattr(agent_module, "time", clock)
+    config = get_config(["--total-steps", "80", "--eval-every", "40", "--num-envs", "4", "--n-steps", "5"])
+    envs, _, agent = build(config)
+    learn = agent.learn
+    monkeypatch.setattr(agent, "learn", lambda: setattr(clock, "now", clock.now + 1.0) or learn())
+    seen = []
+    train_seconds = agent.train(envs, on_eval=lambda step, seconds: seen.append(seconds) or setattr(clock, "now", clock.now + 100))
+    assert seen == [2.0, 4.0] and train_seconds == 4.0

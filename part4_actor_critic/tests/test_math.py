@@ -5,7 +5,7 @@ import torch
 
 from agent import clipped_surrogate_loss, normalize_advantages, policy_gradient_loss, value_loss_fn
 from memory import gae
-from networks import ActorCritic, NumpyPolicy
+from networks import ActorCritic
 
 
 def column(*values):
@@ -89,25 +89,45 @@ def test_advantage_normalisation():
     assert normalize_advantages(torch.tensor([5.0])).tolist() == [0.0]  # one row: no std, no NaN
 
 
-def test_categorical_log_prob_and_entropy_against_torch():
-    network = ActorCritic(3, 4, discrete=True, hidden=[8])
-    obs, actions = torch.randn(5, 3), torch.tensor([0, 1, 2, 3, 1])
-    log_probs, entropy, values = network(obs, actions)
-    reference = torch.distributions.Categorical(logits=network.policy_head(network.actor_body(obs)))
-    torch.testing.assert_close(log_probs, reference.log_prob(actions))
-    torch.testing.assert_close(entropy, reference.entropy())
-    torch.testing.assert_close(values, network.value(obs))
+def test_the_categorical_policy_by_hand():
+    network = ActorCritic(1, 3, discrete=True, hidden=[4])
+    with torch.no_grad():  # logits log(0.2), log(0.3), log(0.5) whatever the observation
+        network.policy_head.weight.zero_()
+        network.policy_head.bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
+    distribution, _ = network(torch.zeros(2, 1))
+    torch.testing.assert_close(distribution.log_prob(torch.tensor([0, 2])), torch.log(torch.tensor([0.2, 0.5])))
+    entropy = -(0.2 * np.log(0.2) + 0.3 * np.log(0.3) + 0.5 * np.log(0.5))  # -sum p log p = 1.0297
+    torch.testing.assert_close(distribution.entropy(), torch.full((2,), entropy, dtype=torch.float32))
+    torch.testing.assert_close(distribution.mode, torch.tensor([2, 2]))  # the greedy action: the likeliest
+    torch.manual_seed(0)
+    counts = torch.bincount(network.distribution(torch.zeros(20_000, 1)).sample(), minlength=3) / 20_000
+    torch.testing.assert_close(counts, torch.tensor([0.2, 0.3, 0.5]), atol=0.015, rtol=0)
 
 
-def test_gaussian_log_prob_and_entropy_against_torch():
-    network = ActorCritic(3, 2, discrete=False, hidden=[8], log_std_init=-0.7)
+def test_the_gaussian_policy_by_hand():
+    # mean 0 (head zeroed), log-stds log 0.5 and log 2: the dimensions are independent, so the log-density
+    # and the entropy are sums over them
+    network = ActorCritic(3, 2, discrete=False, hidden=[8])
     with torch.no_grad():
-        network.log_std.copy_(torch.tensor([-0.7, 0.3]))  # two different standard deviations
-    obs, actions = torch.randn(5, 3), torch.randn(5, 2)
-    log_probs, entropy, _ = network(obs, actions)
-    reference = torch.distributions.Normal(network.policy_head(network.actor_body(obs)), network.log_std.exp())
-    torch.testing.assert_close(log_probs, reference.log_prob(actions).sum(-1))
-    torch.testing.assert_close(entropy, reference.entropy().sum(-1))
+        network.policy_head.weight.zero_()
+        network.log_std.copy_(torch.log(torch.tensor([0.5, 2.0])))
+    distribution, _ = network(torch.zeros(1, 3))
+    # log N(1; 0, 0.5) = -0.5 * 2^2 - log 0.5 - log sqrt(2 pi);  log N(-1; 0, 2) = -0.5 * 0.5^2 - log 2 - log sqrt(2 pi)
+    expected = (-2 - np.log(0.5)) + (-0.125 - np.log(2.0)) - np.log(2 * np.pi)
+    torch.testing.assert_close(distribution.log_prob(torch.tensor([[1.0, -1.0]])),
+                               torch.tensor([expected], dtype=torch.float32))
+    # entropy of N(., sigma) = 1/2 + log(sqrt(2 pi) sigma); the log 0.5 and log 2 cancel
+    torch.testing.assert_close(distribution.entropy(), torch.tensor([1 + np.log(2 * np.pi)], dtype=torch.float32))
+    torch.testing.assert_close(distribution.mode, torch.zeros(1, 2))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_forward_gives_the_actor_and_the_critic_of_one_pass(shared):
+    network = ActorCritic(3, 4, discrete=True, hidden=[8], shared=shared)
+    obs = torch.randn(5, 3)
+    distribution, values = network(obs)
+    torch.testing.assert_close(distribution.logits, network.distribution(obs).logits)
+    torch.testing.assert_close(values, network.value(obs))
 
 
 @pytest.mark.parametrize("shared", [False, True])
@@ -118,31 +138,3 @@ def test_orthogonal_initialisation_gains(shared):
     for layer, gain in [(body[0], 2 ** 0.5), (body[2], 2 ** 0.5), (network.policy_head, 0.01), (network.value_head, 1.0)]:
         torch.testing.assert_close(torch.linalg.svdvals(layer.weight.detach()), torch.full((min(layer.weight.shape),), gain))
         assert not layer.bias.any()
-
-
-@pytest.mark.parametrize("discrete", [True, False])
-@pytest.mark.parametrize("shared", [False, True])
-def test_numpy_policy_follows_the_network_through_updates(discrete, shared):
-    network = ActorCritic(3, 2, discrete=discrete, hidden=[8, 8], shared=shared, log_std_init=-1.0)
-    policy = NumpyPolicy(network, np.random.default_rng(0))
-    obs = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)
-    optimizer = torch.optim.Adam(network.parameters(), lr=0.1)
-    for _ in range(2):  # before and after an optimizer step: the numpy arrays are views of the weights
-        with torch.no_grad():
-            head = network.policy_head(network.features(torch.from_numpy(obs))[0]).numpy()
-        np.testing.assert_allclose(policy.head(obs), head, rtol=1e-5, atol=1e-6)
-        if not discrete:
-            np.testing.assert_allclose(np.exp(policy.log_std), network.log_std.detach().exp().numpy(), rtol=1e-6)
-        actions = torch.zeros(6, dtype=torch.int64) if discrete else torch.zeros(6, 2)
-        optimizer.zero_grad()
-        network(torch.from_numpy(obs), actions)[0].sum().backward()
-        optimizer.step()
-
-
-def test_gumbel_max_samples_the_softmax():
-    network = ActorCritic(1, 3, discrete=True, hidden=[4])
-    with torch.no_grad():
-        network.policy_head.weight.zero_()
-        network.policy_head.bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
-    actions = NumpyPolicy(network, np.random.default_rng(0)).sample(np.zeros((20_000, 1), dtype=np.float32))
-    np.testing.assert_allclose(np.bincount(actions, minlength=3) / 20_000, [0.2, 0.3, 0.5], atol=0.015)
