@@ -44,6 +44,7 @@ class QLearningAgent:
         self.alpha, self.gamma = alpha, gamma
         self.epsilon, self.epsilon_min, self.epsilon_decay = epsilon, epsilon_min, epsilon_decay
         self.rng = random.Random(seed)  # Python's generator: ~20x cheaper per draw than numpy's for one number
+        self.steps = 0                  # environment steps of the current train() call
 
     def greedy_action(self, state):
         """argmax_a Q(state, a), ties broken uniformly at random.
@@ -109,14 +110,15 @@ class QLearningAgent:
         next_eval = eval_every if eval_every > 0 and on_eval is not None else total_steps + 1
         train_seconds, start = 0.0, time.perf_counter()
         for step in range(1, total_steps + 1):
-            action = get_action(state)
+            self.steps = step
+            action = get_action(state)                                   # epsilon-greedy
             next_state, reward, terminated, truncated, _ = step_env(action)
-            update(state, action, reward, next_state, terminated)
-            decay()
+            update(state, action, reward, next_state, terminated)        # only `terminated` stops the bootstrap
+            decay()                                                      # epsilon <- max(epsilon_min, epsilon * decay)
             episode_return += reward
             episode_length += 1
             state = next_state
-            if terminated or truncated:  # reset on either; only `terminated` stopped the bootstrap above
+            if terminated or truncated:                                  # reset on either
                 episode_returns.append(episode_return)
                 episode_lengths.append(episode_length)
                 state, _ = env.reset()

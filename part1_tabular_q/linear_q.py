@@ -7,7 +7,7 @@ A table is a linear model over one-hot features: Q(s, .) = onehot(s) @ W picks r
 one-hot vector for smooth features phi(s) and the same update, W[:, a] += alpha * td_error * phi(s),
 generalizes between neighbouring states. Part 2 replaces phi and W by a neural network.
 
-Reading order: config -> features -> agent -> env factory -> main() (run() is train.py's).
+Reading order: config -> features -> agent -> env factory -> main() (train() is train.py's).
 """
 from dataclasses import dataclass
 
@@ -16,19 +16,22 @@ import numpy as np
 import torch
 
 from agent import QLearningAgent
-from train import RunConfig, check_config, make_envs_seeded, run
-from utils import UserError, arg, parse_config, run_main
+from plumbing import AT_LEAST_ONE, POSITIVE, UserError, arg, env_spec, one_of, parse_config, run_main
+from train import RunConfig, seeded_envs, train
+from wrappers import one_line
 
 ALGO = "linear_q"
+MAX_RBF_FEATURES = 100_000  # a grid of centers grows as n_centers^obs_dim: beyond this, every step crawls
 
 
 @dataclass
 class LinearConfig(RunConfig):
     """Linear Q-learning: the shared settings plus the features."""
-    features: str = arg("rbf", "feature map: rbf (Gaussian bumps on a grid) or fourier (random Fourier features)")
-    n_centers: int = arg(12, "rbf: centers per observation dimension (n_centers^obs_dim features)")
-    n_features: int = arg(400, "fourier: number of random features")
-    bandwidth: float = arg(0.08, "width of the features in the [0, 1]-scaled observation space")
+    features: str = arg("rbf", "feature map: rbf (Gaussian bumps on a grid) or fourier (random Fourier features)",
+                        one_of("rbf", "fourier"))
+    n_centers: int = arg(12, "rbf: centers per observation dimension (n_centers^obs_dim features)", AT_LEAST_ONE)
+    n_features: int = arg(400, "fourier: number of random features", AT_LEAST_ONE)
+    bandwidth: float = arg(0.08, "width of the features in the [0, 1]-scaled observation space", POSITIVE)
 
 
 # This script's defaults, tuned for MountainCar-v0, replace the tabular ones.
@@ -91,29 +94,34 @@ class LinearQAgent(QLearningAgent):
 
 def make_env(config, render_mode=None):
     """The env with observations replaced by their features (gymnasium's TransformObservation)."""
+    env_spec(config.env_id)  # an unknown id, or an Atari game's images: one line, before anything is built
     try:
         env = gym.make(config.env_id, render_mode=render_mode)
     except gym.error.Error as e:
         raise UserError(f"cannot create {config.env_id!r}: {e}") from None
     space = env.observation_space
     if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1 or not np.all(np.isfinite(space.high - space.low)):
-        raise UserError(f"{config.env_id!r} has observations {space}; linear_q needs a flat Box with finite bounds")
+        raise UserError(f"{config.env_id!r} has observations {one_line(space)}; linear_q needs a flat Box with finite bounds")
     if not isinstance(env.action_space, gym.spaces.Discrete):
-        raise UserError(f"{config.env_id!r} has actions {env.action_space}; linear_q needs Discrete actions")
+        raise UserError(f"{config.env_id!r} has actions {one_line(env.action_space)}; linear_q needs Discrete actions")
+    if config.features == "rbf" and config.n_centers ** space.shape[0] > MAX_RBF_FEATURES:
+        raise UserError(f"--n-centers {config.n_centers} on {config.env_id}'s {space.shape[0]} observation dimensions "
+                        f"is {config.n_centers ** space.shape[0]:,} RBF features; use fewer or --features fourier")
     features = Features(space, config)
     feature_space = gym.spaces.Box(-np.inf, np.inf, (features.size,), np.float64)
     return gym.wrappers.TransformObservation(env, features, feature_space)
 
 
 def get_config(argv=None):
-    config = parse_config(LinearConfig, argv, __doc__.split("\n")[0], defaults=DEFAULTS)
-    check_config(config)
+    """The config from the command line (`argv`), this script's defaults applied, checked."""
+    config = parse_config(LinearConfig, argv, __doc__.split("\n")[0], lambda env_id, algo: DEFAULTS)
+    make_env(config).close()  # an env linear Q cannot handle is refused now, in one line, before a run starts
     return config
 
 
 def build(config):
     """(env, eval_env, agent): the seeded start of every run, exactly what main() trains."""
-    env, eval_env = make_envs_seeded(config, make_env)
+    env, eval_env = seeded_envs(config, make_env)
     # Weights start at zero while every reward is -1: all unvisited actions look better than visited
     # ones ("optimism in the face of uncertainty"), which explores systematically without epsilon.
     agent = LinearQAgent(env.observation_space.shape[0], env.action_space.n, config.alpha, config.gamma,
@@ -124,8 +132,8 @@ def build(config):
 def main(argv=None):
     config = get_config(argv)
     env, eval_env, agent = build(config)
-    run(config, ALGO, agent, env, eval_env, lambda: {"weights": torch.from_numpy(agent.q_table.copy())})
+    return train(config, ALGO, env, eval_env, agent, lambda: {"weights": torch.from_numpy(agent.q_table.copy())})
 
 
 if __name__ == "__main__":
-    run_main(main, interrupted="interrupted before training started: this run saved no model")
+    run_main(main)

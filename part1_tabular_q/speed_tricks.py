@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from agent import QLearningAgent
+from plumbing import UserError, run_main
 from wrappers import make_env
-from utils import run_main
 
 
 class NumpyRows(QLearningAgent):
@@ -65,6 +65,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=100_000, help="training steps per variant and round")
     parser.add_argument("--rounds", type=int, default=5, help="turns each variant takes")
     args = parser.parse_args(argv)
+    for name in ("steps", "rounds"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} must be at least 1, got {getattr(args, name)}")
     rates = {name: [] for name in VARIANTS}
     for round_ in range(args.rounds):
         for name, agent_class in VARIANTS.items():
@@ -76,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)  # Ctrl-C, SIGTERM: one line, exit 130
+    run_main(main, interrupted="interrupted")  # Ctrl-C, SIGTERM: one line, exit 130

@@ -8,19 +8,41 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from dataclasses import fields
+from pathlib import Path
 
 from agent import QLearningAgent, evaluate
 from linear_q import LinearConfig, LinearQAgent
 from linear_q import make_env as make_linear_env
 from plots import plot_table
+from plumbing import UserError, check_writable, gif_path, load_checkpoint, run_main
 from train import Config, make_env
-from utils import UserError, load_checkpoint, quiet_sdl, run_main
 
 # algo -> (config class, env factory, agent class, checkpoint key of the weights)
 ALGOS = {"q_table": (Config, make_env, QLearningAgent, "table"),
          "linear_q": (LinearConfig, make_linear_env, LinearQAgent, "weights")}
 MAX_FRAMES = 2000  # a safety cap on the GIF's memory (a 500x500 frame is 0.75 MB)
+
+
+def quiet_sdl(render_mode):
+    """Keep pygame/SDL quiet on headless renders: no window system, and no "XDG_RUNTIME_DIR is invalid" line.
+
+    Must run before pygame is first imported (gymnasium imports it at the first render).
+    """
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+    if render_mode != "human":
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if sys.platform.startswith("linux") and (not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK)):
+        private = Path(tempfile.gettempdir()) / f"xdg-runtime-{os.getuid()}"  # one per user, reused
+        private.mkdir(mode=0o700, exist_ok=True)
+        if private.stat().st_uid != os.getuid():  # someone else's folder: take a fresh one instead
+            private = Path(tempfile.mkdtemp(prefix="xdg-runtime-"))
+        os.environ["XDG_RUNTIME_DIR"] = str(private)
 
 
 def rebuild(path, render_mode=None):
@@ -61,14 +83,15 @@ def main(argv=None):
     parser.add_argument("--plot", metavar="PATH", help="FrozenLake: policy over the map; Pendulum: value map")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.gif_episodes < 1:
-        raise UserError("--episodes and --gif-episodes must be positive")
-
+    for name in ("episodes", "gif_episodes"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
-    for path in (args.gif, args.plot):  # fail now, not after playing every episode
-        if path and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
-            raise UserError(f"cannot write {path!r}: its folder does not exist or is not writable")
+    if args.gif:  # fail now, not after playing every episode
+        args.gif = gif_path(args.gif)
+    if args.plot:
+        check_writable(Path(args.plot).resolve().parent, "plot")
     render_mode = "human" if args.render else ("rgb_array" if args.gif else None)
     quiet_sdl(render_mode)
     agent, env, checkpoint = rebuild(args.model, render_mode)
@@ -99,4 +122,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, interrupted="interrupted")  # Ctrl-C or SIGTERM: one line, exit 130, no traceback

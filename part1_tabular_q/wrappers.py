@@ -9,9 +9,14 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from utils import UserError
+from plumbing import UserError, env_spec
 
 MAX_TABLE_STATES = 10_000_000  # beyond this a table does not fit in memory or is never visited enough
+
+
+def one_line(space):
+    """A space as one line of an error message (numpy wraps the bounds of a long Box over several lines)."""
+    return " ".join(str(space).split())
 
 
 def gaussian_actions(n_actions, max_action, sigma=0.5):
@@ -47,9 +52,9 @@ class DiscretizeObservation(gym.ObservationWrapper):
         super().__init__(env)
         space = env.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-            raise UserError(f"cannot discretize the observation space {space}: need a flat Box")
+            raise UserError(f"cannot discretize the observation space {one_line(space)}: need a flat Box")
         if not np.all(np.isfinite(space.low)) or not np.all(np.isfinite(space.high)):
-            raise UserError(f"cannot discretize {space}: its bounds are infinite")
+            raise UserError(f"cannot cut {one_line(space)} into the bins of a table: its bounds are infinite")
         if nvec_s < 1 or nvec_s ** space.shape[0] > MAX_TABLE_STATES:
             raise UserError(f"{nvec_s} bins on {space.shape[0]} dimensions is not a table size that fits")
         self.nvec_s = nvec_s
@@ -74,9 +79,9 @@ class DiscreteActions(gym.ActionWrapper):
         super().__init__(env)
         space = env.action_space
         if not isinstance(space, gym.spaces.Box) or space.shape != (1,):
-            raise UserError(f"can only discretize a one-dimensional Box action space, got {space}")
+            raise UserError(f"can only discretize a one-dimensional Box action space, got {one_line(space)}")
         if not np.isclose(-space.low[0], space.high[0]):
-            raise UserError(f"the action bounds must be symmetric around zero, got {space}")
+            raise UserError(f"the action bounds must be symmetric around zero, got {one_line(space)}")
         self.torques = gaussian_actions(n_actions, float(space.high[0]), sigma)
         self._as_arrays = [np.array([t], dtype=np.float32) for t in self.torques]  # built once, not per step
         self.action_space = gym.spaces.Discrete(n_actions)
@@ -91,10 +96,7 @@ def make_env(env_id, nvec_s=10, nvec_u=11, sigma=0.5, map_name="4x4", slippery=T
     FrozenLake takes `map_name` and `slippery`; an env with Box observations (Pendulum, CartPole, ...) is
     binned, and one with a one-dimensional Box action gets Gaussian-spaced discrete actions.
     """
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error as e:
-        raise UserError(f"unknown environment {env_id!r} ({e})") from None
+    spec = env_spec(env_id)  # an unknown id, or an Atari game's images: one line, before anything is built
     kwargs = dict(map_name=map_name, is_slippery=slippery) if spec.name == "FrozenLake" else {}
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
@@ -105,6 +107,6 @@ def make_env(env_id, nvec_s=10, nvec_u=11, sigma=0.5, map_name="4x4", slippery=T
     if isinstance(env.action_space, gym.spaces.Box):
         env = DiscreteActions(env, nvec_u, sigma)
     if not isinstance(env.observation_space, gym.spaces.Discrete) or not isinstance(env.action_space, gym.spaces.Discrete):
-        raise UserError(f"{env_id!r} has observations {env.observation_space} and actions {env.action_space}; "
+        raise UserError(f"{env_id!r} has observations {one_line(env.observation_space)} and actions {one_line(env.action_space)}; "
                         "a Q-table needs both to be Discrete or a flat bounded Box")
     return env

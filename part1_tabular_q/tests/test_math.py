@@ -7,7 +7,7 @@ import pytest
 
 from agent import QLearningAgent
 from linear_q import Features, LinearConfig, LinearQAgent
-from utils import UserError
+from plumbing import UserError
 from wrappers import DiscreteActions, DiscretizeObservation, gaussian_actions, make_env
 
 

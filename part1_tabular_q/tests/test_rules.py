@@ -1,7 +1,7 @@
-"""The rules the chapter states, checked at the call sites: through `QLearningAgent.train`, `run()` and the
-scripts' `main()`, not through the helpers with hand-picked arguments. Each test fails when its rule is broken."""
+"""The rules the chapter states, checked at the call sites: through `QLearningAgent.train`, train.py's `train()`
+and the scripts' `main()`, not through the helpers with hand-picked arguments. Each test fails when its rule is
+broken."""
 import csv
-import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -14,7 +14,7 @@ import test as test_script
 import train
 from agent import QLearningAgent
 from linear_q import LinearQAgent
-from utils import run_main, save_checkpoint
+from plumbing import run_main, save_checkpoint
 from wrappers import make_env
 
 
@@ -125,9 +125,46 @@ def test_test_py_plays_greedily(tmp_path, capsys):
     config = dict(train.get_config(["--no-slippery"]).__dict__)
     torch.save(dict(part="part1_tabular_q", algo="q_table", table=torch.from_numpy(solved_table()), config=config,
                     eval_return=1.0, step=1), tmp_path / "solved.pth")
-    run_main(test_script.main, [str(tmp_path / "solved.pth"), "--episodes", "20", "--json"])
+    run_main(lambda: test_script.main([str(tmp_path / "solved.pth"), "--episodes", "20", "--json"]))
     result = capsys.readouterr().out.strip().splitlines()[-1]
     assert '"success_rate": 1.0' in result and '"mean": 1.0' in result
+
+
+def test_train_py_evaluates_greedily(tmp_path, monkeypatch):
+    """Through train.main: every action of an evaluation is the argmax of the table at that moment, although the
+    agent explores with epsilon = 1 while it trains (a random action is the argmax 1 time in 4 here)."""
+    agents, made = [], []
+
+    class RandomTable(QLearningAgent):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.q_table[:] = np.random.default_rng(0).random(self.q_table.shape)  # a unique argmax in every row
+            agents.append(self)
+
+    class GreedyCheck(gym.Wrapper):
+        def __init__(self, env):
+            super().__init__(env)
+            self.greedy = []  # per step: was the action the argmax of the agent's table?
+
+        def reset(self, **kwargs):
+            self.state, info = self.env.reset(**kwargs)
+            return self.state, info
+
+        def step(self, action):
+            self.greedy.append(action == int(np.argmax(agents[0].q_table[self.state])))
+            self.state, *rest = self.env.step(action)
+            return (self.state, *rest)
+
+    original = train.make_env
+    monkeypatch.setattr(train, "QLearningAgent", RandomTable)
+    monkeypatch.setattr(train, "make_env", lambda config, render_mode=None: made.append(GreedyCheck(original(config)))
+                        or made[-1])
+    train.main(["--no-slippery", "--alpha", "1e-6", "--epsilon-start", "1", "--epsilon-min", "1", "--total-steps", "300",
+                "--eval-every", "100", "--eval-episodes", "3", "--log-dir", str(tmp_path / "logs"),
+                "--save-dir", str(tmp_path / "models")])
+    check, training, evaluation = made
+    assert len(evaluation.greedy) >= 9 and all(evaluation.greedy)
+    assert not all(training.greedy)  # training explores: the check can see a non-greedy action
 
 
 class StepCounter(gym.Wrapper):
@@ -150,49 +187,42 @@ def test_evaluation_never_steps_the_training_env(script, tmp_path, monkeypatch, 
         return made[-1]
 
     monkeypatch.setattr(script, "make_env", counting_make_env)
-    run_main(script.main, ["--total-steps", "500", "--eval-every", "200", "--eval-episodes", "3",
-                           "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
-    training, evaluation = made   # make_envs_seeded builds the training env first
+    script.main(["--total-steps", "500", "--eval-every", "200", "--eval-episodes", "3",
+                 "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
+    check, training, evaluation = made  # get_config checks the env id on one; seeded_envs builds training first
     assert training.steps == 500  # exactly the training steps: no evaluation episode ran on it
     assert evaluation.steps > 0   # the evaluations (at 200, 400 and the final 500) ran here
 
 
 # ---------- the run: best model kept, final policy evaluated, honest closing line ----------
 
-def scripted_run(tmp_path, means, *flags):
-    """train.py's run() on FrozenLake with the agent's evaluation replaced by `means`, one per evaluation."""
-    config = train.get_config([*flags, "--eval-episodes", "1", "--log-dir", str(tmp_path / "logs"),
-                               "--save-dir", str(tmp_path / "models")])
-    env, eval_env, agent = train.build(config)
-    scores, steps = iter(means), []
-    agent.evaluate = lambda env, episodes: (next(scores), 0.0, 0.0)
-    summary = train.run(config, "q_table", agent, env, eval_env, lambda: {"table": torch.zeros(16, 4)})
+def scripted_run(tmp_path, monkeypatch, means, *flags):
+    """train.py's main() on FrozenLake with the agent's greedy evaluation replaced by `means`, one per evaluation."""
+    scores = iter(means)
+    monkeypatch.setattr(QLearningAgent, "evaluate", lambda self, env, episodes: (next(scores), 0.0, 0.0))
+    summary = train.main([*flags, "--eval-episodes", "1", "--log-dir", str(tmp_path / "logs"),
+                          "--save-dir", str(tmp_path / "models")])
     run_dir = Path(summary["run_dir"])
     with open(run_dir / "evaluations.csv") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f)]
-    return summary, steps, tmp_path / "models" / "FrozenLake-v1__q_table__1.pth"
+    return summary, steps, tmp_path / "models" / f"{run_dir.name}.pth"   # the model is named like its run
 
 
-def test_the_best_model_is_kept_not_the_last(tmp_path, capsys):
-    summary, steps, path = scripted_run(tmp_path, [0.5, 0.9, 0.3], "--total-steps", "300", "--eval-every", "100")
+def test_the_best_model_is_kept_not_the_last(tmp_path, monkeypatch, capsys):
+    summary, steps, path = scripted_run(tmp_path, monkeypatch, [0.5, 0.9, 0.3], "--total-steps", "300",
+                                        "--eval-every", "100")
     assert steps == [100, 200, 300]   # the last scheduled evaluation is at the final step: no extra one
     checkpoint = torch.load(path, weights_only=True)
     assert (checkpoint["step"], checkpoint["eval_return"]) == (200, 0.9)
     assert (summary["best_step"], summary["best_eval"]) == (200, 0.9)
 
 
-def test_the_final_policy_is_evaluated_when_the_schedule_misses_the_last_step(tmp_path, capsys):
-    summary, steps, path = scripted_run(tmp_path, [0.1, 0.2, 0.7], "--total-steps", "250", "--eval-every", "100")
+def test_the_final_policy_is_evaluated_when_the_schedule_misses_the_last_step(tmp_path, monkeypatch, capsys):
+    summary, steps, path = scripted_run(tmp_path, monkeypatch, [0.1, 0.2, 0.7], "--total-steps", "250",
+                                        "--eval-every", "100")
     assert steps == [100, 200, 250]
     assert torch.load(path, weights_only=True)["step"] == 250
     assert f"model saved to {path}" in capsys.readouterr().out.strip().splitlines()[-1]
-
-
-def test_the_closing_line_names_no_file_when_none_was_written(tmp_path, capsys):
-    summary, steps, path = scripted_run(tmp_path, [math.nan], "--total-steps", "50")  # nan is never "better"
-    assert steps == [50] and not path.exists() and summary["model"] is None
-    closing = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "no model saved" in closing and "model saved to" not in closing
 
 
 def test_an_interrupted_save_leaves_the_previous_model_whole(tmp_path, monkeypatch):
@@ -209,4 +239,3 @@ def test_an_interrupted_save_leaves_the_previous_model_whole(tmp_path, monkeypat
         save_checkpoint(path, {"step": 2})
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"step": 1}
-    assert list(tmp_path.iterdir()) == [path]
