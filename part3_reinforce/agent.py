@@ -95,7 +95,6 @@ class Agent:
             self.low, self.high = action_space.low, action_space.high
         self.rng = np.random.default_rng(config.seed)  # action sampling during collection
         self.steps, self.episodes = 0, 0
-        self.collect_seconds = 0.0  # time spent collecting episodes: the benchmark compares it with raw env speed
 
     def to_env(self, actions):
         """Numpy actions -> what the env takes; continuous actions are clipped to the bounds (the
@@ -121,7 +120,6 @@ class Agent:
         final_obs = np.zeros((n, *envs.single_observation_space.shape), dtype=np.float32)
         ended_terminated = np.zeros(n, dtype=np.float32)
         active = np.ones(n, dtype=bool)
-        started = time.perf_counter()
         policy = NumpySampler(self.policy, self.rng)  # this batch's policy, frozen, in numpy
         obs, _ = envs.reset(seed=seed)
         t = 0
@@ -140,7 +138,6 @@ class Agent:
         lengths = mask[:t].sum(0).astype(np.int64)
         self.steps += int(lengths.sum())
         self.episodes += n
-        self.collect_seconds += time.perf_counter() - started
         return dict(obs=obs_buf[:t], actions=act_buf[:t], rewards=rew_buf[:t], mask=mask[:t], lengths=lengths,
                     terminated=ended_terminated, final_obs=final_obs)
 

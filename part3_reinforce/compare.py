@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import train
-from utils import REPO, UserError, run_main
+from plumbing import REPO, UserError, run_main
 
 README_FIGURE = Path(__file__).resolve().parent / "plots" / "compare_presets.png"
 PRESETS = ["vpg", "bpg", "epg", "cpg"]
@@ -39,6 +39,8 @@ def main(argv=None):
     parser.add_argument("--update-readme-figure", action="store_true",
                         help="write the figure to the one the README shows, part3_reinforce/plots/compare_presets.png")
     args = parser.parse_args(argv)
+    if args.total_steps < 1:
+        raise UserError(f"--total-steps must be at least 1, got {args.total_steps}")
     if args.out and args.update_readme_figure:
         raise UserError("give --out or --update-readme-figure, not both")
     out = Path(README_FIGURE if args.update_readme_figure else args.out or Path(args.log_dir) / "compare_presets.png")
@@ -73,4 +75,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, interrupted="interrupted")

@@ -5,16 +5,37 @@
     python part3_reinforce/test.py MODEL.pth --gif run.gif               # one episode; --gif-episodes N for more
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import fields
 
 import torch
 
 from agent import Agent
+from plumbing import UserError, gif_path, load_checkpoint, run_main
 from train import ALGO, Config, make_env
-from utils import UserError, load_checkpoint, quiet_sdl, run_main
+
+
+def quiet_sdl(render_mode):
+    """Keep SDL (pygame, which renders the classic-control envs) quiet on headless renders: its dummy video
+    driver unless a window was asked for, and a private XDG_RUNTIME_DIR when the session has no valid one
+    (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which reads like one of our own errors)."""
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+    if render_mode != "human":
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    valid = os.path.isdir(runtime_dir) and os.stat(runtime_dir).st_uid == os.getuid() \
+        and os.stat(runtime_dir).st_mode & 0o077 == 0
+    if not valid:
+        private = tempfile.mkdtemp(prefix="xdg-runtime-")  # created with mode 0700, as SDL wants
+        atexit.register(shutil.rmtree, private, ignore_errors=True)
+        os.environ["XDG_RUNTIME_DIR"] = private
 
 
 def rebuild(path, render_mode=None, device="cpu"):
@@ -52,8 +73,11 @@ def main(argv=None):
     parser.add_argument("--gif-episodes", type=int, default=1, help="how many episodes the GIF records")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.gif_episodes < 1:
-        raise UserError("--episodes and --gif-episodes must be positive")
+    for name in ("episodes", "gif_episodes"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.gif:  # fail now, not after playing every episode
+        args.gif = gif_path(args.gif)
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     torch.set_num_threads(1)
@@ -73,7 +97,7 @@ def main(argv=None):
         agent.evaluate(gif_env, args.gif_episodes, seed=args.seed, on_frame=lambda: frames.append(gif_env.render()))
         gif_env.close()
         save_gif(frames, args.gif, fps=gif_env.metadata.get("render_fps", 30))
-        result.update(gif=args.gif, gif_episodes=args.gif_episodes, gif_frames=len(frames))
+        result.update(gif=str(args.gif), gif_episodes=args.gif_episodes, gif_frames=len(frames))
     if args.json:
         print(json.dumps(result))
     else:
@@ -82,4 +106,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, interrupted="interrupted")  # Ctrl-C or SIGTERM: one line, exit 130, no traceback

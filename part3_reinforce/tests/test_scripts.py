@@ -1,6 +1,6 @@
-"""train.py, test.py and compare.py as a user meets them: a run always leaves a model test.py loads, the
-closing and Ctrl-C lines say where it is, bad input gets one `error:` line. The scripts run in a subprocess
-where the process itself is under test (exit codes, piped output, signals), in-process otherwise."""
+"""train.py, test.py and compare.py as a user meets them: a run always leaves a model test.py loads, named like
+its run, and the closing and Ctrl-C lines say where it is. The scripts run in a subprocess where the process
+itself is under test (exit codes, piped output, signals), in-process otherwise. Bad input is test_bad_input.py."""
 import importlib.util
 import json
 import os
@@ -16,7 +16,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import compare
 import train
-from utils import run_main
 
 PART_DIR = Path(__file__).resolve().parents[1]
 TINY = ["--total-steps", "1500", "--eval-every", "700", "--eval-episodes", "2", "--episodes-per-batch", "4"]
@@ -35,11 +34,12 @@ def test_a_short_run_leaves_a_model_that_test_py_loads(run_script, tmp_path):
     # --total-steps 300 is far below --eval-every: the final policy's evaluation is what saves the model
     done = run_script("train.py", *SHORT, "--log-dir", "logs", "--save-dir", "models")
     assert done.returncode == 0, done.stderr
-    model = tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth"
-    last = done.stdout.strip().splitlines()[-1]
-    assert f"is saved at models/{model.name}" in last, last          # the closing line names the file it wrote
-    assert "steps/s" in done.stdout.splitlines()[0]                  # piped: a plain progress line, not silence
     (run_dir,) = list((tmp_path / "logs").iterdir())
+    assert run_dir.name.startswith("CartPole-v1__reinforce_value__1__")
+    model = tmp_path / "models" / f"{run_dir.name}.pth"              # named like its run: no rerun replaces it
+    last = done.stdout.strip().splitlines()[-1]
+    assert f"model saved to models/{model.name}" in last, last       # the closing line names the file it wrote
+    assert "steps/s" in done.stdout.splitlines()[0]                  # piped: a plain progress line, not silence
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] >= 300 and summary["model"] == f"models/{model.name}"
     evaluations = (run_dir / "evaluations.csv").read_text().splitlines()
@@ -61,9 +61,10 @@ def test_a_short_run_leaves_a_model_that_test_py_loads(run_script, tmp_path):
 def test_runs_log_what_the_chapter_lists_and_test_py_plays_them(tmp_path, capsys, env_id, preset):
     summary = train.main(["--env-id", env_id, "--preset", preset, *TINY, "--max-episode-steps", "100",
                           "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
-    model = tmp_path / "models" / f"{env_id}__reinforce_{preset}__1.pth"
+    run_dir = Path(summary["run_dir"])
+    model = tmp_path / "models" / f"{run_dir.name}.pth"
     assert summary["model"] == str(model) and model.is_file()
-    assert Path(summary["run_dir"]).name.startswith(f"{env_id}__reinforce_{preset}__1__")
+    assert run_dir.name.startswith(f"{env_id}__reinforce_{preset}__1__")
     events = EventAccumulator(summary["run_dir"])
     events.Reload()
     expected = {"charts/episodic_return", "losses/policy_loss", "losses/entropy_loss", "charts/baseline",
@@ -73,20 +74,6 @@ def test_runs_log_what_the_chapter_lists_and_test_py_plays_them(tmp_path, capsys
     load_test_script().main([str(model), "--episodes", "2", "--json"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["env_id"] == env_id and result["preset"] == preset and result["episodes"] == 2
-
-
-def test_the_closing_line_never_claims_a_model_it_did_not_save(monkeypatch, tmp_path, capsys):
-    import agent
-
-    monkeypatch.setattr(agent.Agent, "evaluate", lambda self, env, episodes, **kw: (float("nan"), float("nan")))
-    argv = [*SHORT, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")]
-    summary = train.main(argv)
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert summary["model"] is None and "this run saved no model" in last and "saved at" not in last
-    assert not list((tmp_path / "models").glob("*.pth"))
-    (tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth").write_bytes(b"an earlier run's model")
-    train.main(argv)
-    assert "is from an earlier run" in capsys.readouterr().out
 
 
 def test_the_best_model_is_kept_not_the_last(monkeypatch, tmp_path, capsys):
@@ -99,7 +86,7 @@ def test_the_best_model_is_kept_not_the_last(monkeypatch, tmp_path, capsys):
                           "--save-dir", str(tmp_path / "models")])
     rows = [line.split(",") for line in (Path(summary["run_dir"]) / "evaluations.csv").read_text().splitlines()[1:]]
     assert len(rows) >= 3 and float(rows[1][2]) == 50.0
-    checkpoint = torch.load(tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth", weights_only=True)
+    checkpoint = torch.load(summary["model"], weights_only=True)
     assert (checkpoint["eval_return"], checkpoint["step"]) == (50.0, int(rows[1][0]))
     assert (summary["best_eval"], summary["best_step"]) == (50.0, int(rows[1][0]))
     assert f"best greedy evaluation 50.0 at step {int(rows[1][0]):,}" in capsys.readouterr().out
@@ -112,7 +99,7 @@ def test_compare_draws_the_figure_where_told_and_keeps_its_models(tmp_path, caps
     assert (tmp_path / "logs" / "compare_presets.png").stat().st_size > 10_000   # by default: into the log folder
     assert not (tmp_path / "readme_figure.png").exists()                          # never the README's figure
     assert len([p for p in (tmp_path / "logs").iterdir() if "__reinforce_" in p.name]) == 4  # one run per preset
-    named = [line.split("is saved at ")[1].split(";")[0] for line in out.splitlines() if "is saved at " in line]
+    named = [line.split("model saved to ")[1].split(";")[0] for line in out.splitlines() if "model saved to " in line]
     assert len(named) == 4 and all(Path(path).is_file() for path in named)        # every model a line names exists
     compare.main(["--seeds", "1", "--total-steps", "300", "--log-dir", str(tmp_path / "logs"), "--update-readme-figure"])
     assert (tmp_path / "readme_figure.png").stat().st_size > 10_000
@@ -129,62 +116,6 @@ def test_compare_help_describes_every_option(capsys):
         assert len(block.replace("(default:", "").split()) > 3, (option, block)
 
 
-# ---------- bad input: one `error:` line, exit code 2 ----------
-
-def assert_clean_error(code, stderr, *words):
-    assert code == 2 and "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-
-
-def run_in_process(main, argv, capsys):
-    """(exit code, stderr) of `main(argv)` run as the scripts run it, through utils.run_main."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit:
-        run_main(lambda: main(argv))
-    return exit.value.code, capsys.readouterr().err
-
-
-def test_bad_input_from_the_command_line(run_script):
-    done = run_script("train.py", "--env-id", "NoSuchEnv-v0", "--log-dir", "logs")
-    assert_clean_error(done.returncode, done.stderr, "unknown environment")
-
-
-@pytest.mark.parametrize("args,words", [
-    (["--env-id", "FrozenLake-v1"], ["flat Box"]),
-    (["--preset", "ppo"], ["--preset must be one of"]),
-    (["--baseline", "median"], ["none, batch or value"]),
-    (["--total-steps", "0"], ["must be positive"]),
-])
-def test_bad_input(capsys, tmp_path, args, words):
-    assert_clean_error(*run_in_process(train.main, [*args, "--log-dir", str(tmp_path / "logs")], capsys), *words)
-
-
-def test_bad_model_files(capsys, tmp_path):
-    play = load_test_script().main
-    assert_clean_error(*run_in_process(play, [str(tmp_path / "missing.pth")], capsys), "no model file")
-    torch.save({"part": "part2_dqn", "algo": "dqn", "state_dict": {}, "config": {}}, tmp_path / "dqn.pth")
-    assert_clean_error(*run_in_process(play, [str(tmp_path / "dqn.pth")], capsys), "not a part3_reinforce checkpoint", "part2_dqn")
-    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    assert_clean_error(*run_in_process(play, [str(tmp_path / "junk.pth")], capsys), "not a readable checkpoint")
-    summary = train.main([*SHORT, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
-    checkpoint = torch.load(summary["model"], weights_only=True)
-    checkpoint["config"]["env_id"] = "LunarLander-v3"
-    checkpoint["config"]["max_episode_steps"] = 1000
-    torch.save(checkpoint, tmp_path / "other_env.pth")
-    assert_clean_error(*run_in_process(play, [str(tmp_path / "other_env.pth")], capsys), "do not fit")
-
-
-def test_unwritable_folders(capsys, tmp_path):
-    (tmp_path / "a_file").write_text("")
-    argv = [*SHORT, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "a_file" / "models")]
-    assert_clean_error(*run_in_process(train.main, argv, capsys), "cannot write the model folder")
-    argv = [*SHORT, "--log-dir", str(tmp_path / "a_file" / "logs"), "--save-dir", str(tmp_path / "models")]
-    assert_clean_error(*run_in_process(train.main, argv, capsys), "cannot write the log folder")
-
-
 # ---------- Ctrl-C ----------
 
 def interrupt_train(tmp_path, *args, wait_for_model, stop=signal.SIGINT):
@@ -192,9 +123,9 @@ def interrupt_train(tmp_path, *args, wait_for_model, stop=signal.SIGINT):
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--total-steps", "100000000",
                                 "--eval-episodes", "1", *args, "--log-dir", "logs", "--save-dir", "models"],
                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    target = tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth" if wait_for_model else tmp_path / "logs"
+    ready = (lambda: list((tmp_path / "models").glob("*.pth"))) if wait_for_model else (tmp_path / "logs").exists
     deadline = time.time() + 120
-    while not target.exists() and time.time() < deadline:
+    while not ready() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
     process.send_signal(stop)
@@ -208,14 +139,15 @@ def test_ctrl_c_or_sigterm_exits_130_and_says_where_the_saved_model_is(tmp_path,
     and loadable. (That it is the best evaluation, not the last, test_the_best_model_is_kept_not_the_last checks.)"""
     code, stderr = interrupt_train(tmp_path, "--eval-every", "500", wait_for_model=True, stop=stop)
     assert code == 130 and "Traceback" not in stderr, stderr
-    assert "is saved at models/CartPole-v1__reinforce_value__1.pth" in stderr, stderr
-    assert "state_dict" in torch.load(tmp_path / "models" / "CartPole-v1__reinforce_value__1.pth", weights_only=True)
+    (model,) = list((tmp_path / "models").glob("*.pth"))
+    assert f"is intact at models/{model.name}" in stderr and model.name.startswith("CartPole-v1__reinforce_value__1__")
+    assert "state_dict" in torch.load(model, weights_only=True)
 
 
 def test_ctrl_c_before_the_first_evaluation_says_there_is_no_model(tmp_path):
     code, stderr = interrupt_train(tmp_path, "--eval-every", "100000000", wait_for_model=False)
     assert code == 130 and "Traceback" not in stderr, stderr
-    assert "this run saved no model" in stderr and not list((tmp_path / "models").glob("*.pth"))
+    assert "before the first evaluation: no model saved" in stderr and not list((tmp_path / "models").glob("*.pth"))
 
 
 def test_ctrl_c_in_test_py_exits_130_without_a_traceback(tmp_path):
@@ -272,22 +204,22 @@ def test_default_folders_are_the_repos_wherever_the_script_runs(monkeypatch, tmp
 
 def test_an_interrupt_inside_the_writer_does_not_hang_train_py(tmp_path, monkeypatch):
     """A Ctrl-C (or SIGTERM) raised inside the SummaryWriter can leave its close() waiting forever (seen under
-    load: the process hung); train.py's interrupt path must give up on it (close_after_interrupt) and exit 130.
+    load: the process hung); train.py's interrupt path must give up on it (Run.interrupted) and exit 130.
     Red, as a hang caught by the join's timeout, if the interrupt path calls writer.close() itself."""
     import functools
     import threading
 
-    import train
+    import plumbing
 
-    class BrokenWriter(train.SummaryWriter):
+    class BrokenWriter(plumbing.SummaryWriter):
         def add_scalar(self, *args, **kwargs):
             raise KeyboardInterrupt  # the interrupt lands inside the writer ...
 
         def close(self):
             threading.Event().wait()  # ... and leaves its close() waiting forever
 
-    monkeypatch.setattr(train, "SummaryWriter", BrokenWriter)
-    monkeypatch.setattr(train, "close_after_interrupt", functools.partial(train.close_after_interrupt, seconds=0.2))
+    monkeypatch.setattr(plumbing, "SummaryWriter", BrokenWriter)
+    monkeypatch.setattr(plumbing, "close_after_interrupt", functools.partial(plumbing.close_after_interrupt, seconds=0.2))
     outcome = {}
 
     def run():
@@ -306,7 +238,7 @@ def test_an_interrupt_inside_the_writer_does_not_hang_train_py(tmp_path, monkeyp
 def test_sigterm_still_stops_a_headless_render():
     """Once SDL has drawn a frame it turns SIGTERM into a quit event nothing reads, so a --gif run ignored
     `kill` (and a CI timeout); quiet_sdl leaves the signals to Python. Red without SDL_NO_SIGNAL_HANDLERS."""
-    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import utils as script; script.quiet_sdl(None); "
+    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import test as script; script.quiet_sdl(None); "
             "import gymnasium as gym; env = gym.make('CartPole-v1', render_mode='rgb_array'); env.reset(seed=0); "
             "env.render(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(10); print('survived SIGTERM')")
     env = {key: value for key, value in os.environ.items() if key != "SDL_NO_SIGNAL_HANDLERS"}
