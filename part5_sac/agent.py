@@ -1,4 +1,4 @@
-"""The SAC agent: a squashed Gaussian actor, twin critics with lagging targets, and a self-tuning temperature.
+"""The SAC agent: a squashed Gaussian actor, two critics with lagging targets, and a self-tuning temperature.
 
     get_action(obs, greedy)   one action in [-1, 1]: a sample from the policy, or its mean when greedy
     collect_rollouts(env, n)  n environment steps into the replay memory
@@ -13,24 +13,25 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from memory import ReplayMemory
-from networks import Actor, TwinQNetwork
+from networks import Actor, QNetwork
 
 
-def soft_td_target(rewards, next_q, next_log_prob, terminated, gamma, alpha):
+def soft_td_target(rewards, next_q1, next_q2, next_log_prob, terminated, gamma, alpha):
     """The soft Bellman target y = r + gamma * (1 - terminated) * (min_i Q_target_i(s', a') - alpha * log pi(a'|s')).
 
     a' ~ pi(.|s') is a fresh sample from the current policy; the soft value of s' is the expected Q minus
     the temperature times the log-probability, i.e. plus alpha times the policy's entropy there.
-    The min over the twin target critics counters the overestimation that maximising through a learned
+    The min over the two target critics counters the overestimation that maximising through a learned
     Q causes (the same bias Double DQN fights in Part 2).
     Pitfall: only *terminated* stops the bootstrap. An episode cut by its time limit did not end for the
     pendulum: its last transition still bootstraps from s'.
-    rewards, next_log_prob, terminated: (batch,); next_q: (2, batch); gamma, alpha: floats or 0-d tensors.
+    rewards, next_q1, next_q2, next_log_prob, terminated: (batch,); gamma, alpha: floats or 0-d tensors.
     Returns (batch,).
     """
-    soft_value = next_q.min(dim=0).values - alpha * next_log_prob
+    soft_value = torch.min(next_q1, next_q2) - alpha * next_log_prob
     return rewards + gamma * (1.0 - terminated) * soft_value
 
 
@@ -44,14 +45,20 @@ class Agent:
         c = self.config = config
         self.obs_dim, self.action_dim, self.device = obs_dim, action_dim, torch.device(device)
         self.actor = Actor(obs_dim, action_dim, c.hidden).to(self.device)
-        self.critic = TwinQNetwork(obs_dim, action_dim, c.hidden).to(self.device)
-        # Target critics: a slowly following copy (Polyak averaging) that gives the regression its labels;
-        # labels computed by the critic being trained would move with every step.
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        # fused=True: one kernel updates every tensor of a network (the plain loop over tensors costs more
-        # than the arithmetic for networks this small); the same Adam, the same numbers.
+        # Two critics, initialised independently, trained on the same targets: an overestimate has to fool both.
+        self.critic1 = QNetwork(obs_dim, action_dim, c.hidden).to(self.device)
+        self.critic2 = QNetwork(obs_dim, action_dim, c.hidden).to(self.device)
+        # Target critics: slowly following copies (Polyak averaging) that give the regression its labels;
+        # labels computed by the critics being trained would move with every step.
+        self.critic1_target = copy.deepcopy(self.critic1).requires_grad_(False)
+        self.critic2_target = copy.deepcopy(self.critic2).requires_grad_(False)
+        # One optimizer for both critics (their losses are summed, their weights separate). fused=True: one
+        # kernel updates every tensor of the networks, where the default loops over them in Python, which
+        # costs more than the arithmetic for networks this small (1.2x per gradient step at 64-64, NOTES.md);
+        # the same Adam update.
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate, fused=True)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate, fused=True)
+        self.critic_optimizer = torch.optim.Adam([*self.critic1.parameters(), *self.critic2.parameters()],
+                                                 lr=c.learning_rate, fused=True)
         # The temperature alpha weighs entropy against reward. Learned as log(alpha) so it stays positive.
         self.log_alpha = torch.tensor(math.log(c.alpha), device=self.device, requires_grad=c.autotune)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.learning_rate) if c.autotune else None
@@ -59,7 +66,7 @@ class Agent:
         self.target_entropy = -float(action_dim) if c.target_entropy == "auto" else float(c.target_entropy)
         capacity = min(c.buffer_size, c.total_steps)  # a run never stores more than total_steps transitions
         self.memory = ReplayMemory(capacity, obs_dim, action_dim, seed=c.seed, device=self.device)
-        self.rng = np.random.default_rng(c.seed)  # exploration noise for acting, one observation at a time
+        self.rng = np.random.default_rng(c.seed)  # the uniform random actions before learning_starts
         self.steps, self.gradient_steps = 0, 0
         self.train_seconds = 0.0  # training time so far, evaluation excluded (carried over by --resume)
         self.obs = None  # the training env's current observation, carried across collect_rollouts calls;
@@ -74,26 +81,24 @@ class Agent:
 
     # ---------- acting ----------
 
+    @torch.no_grad()
     def get_action(self, obs, greedy=False):
         """One action (action_dim,) float32 in [-1, 1] for one observation (obs_dim,).
 
-        Greedy: tanh(mean), the policy's most likely action. Otherwise tanh(mean + std * noise), a sample
-        from the policy; before `learning_starts` steps, a uniform random action (the actor knows nothing
+        Greedy: tanh(mean), the squashed mean of the policy's Gaussian, no noise. Otherwise tanh(u) for u
+        sampled from it; before `learning_starts` steps, a uniform random action (the actor knows nothing
         yet, and uniform actions fill the memory with varied experience).
         """
         if not greedy and self.steps < self.config.learning_starts:
             return self.rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)
-        with torch.no_grad():
-            mean, log_std = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0))
-        mean, log_std = mean[0].cpu().numpy(), log_std[0].cpu().numpy()
-        if greedy:
-            return np.tanh(mean)
-        return np.tanh(mean + np.exp(log_std) * self.rng.standard_normal(self.action_dim)).astype(np.float32)
+        pi = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0))
+        u = pi.mean if greedy else pi.sample()
+        return torch.tanh(u)[0].cpu().numpy()
 
     def collect_rollouts(self, env, n_env_steps, stop_at_episode_end=False):
         """Take `n_env_steps` steps in `env` with the stochastic policy, pushing every transition into memory.
 
-        `stop_at_episode_end`: return early when an episode ends (train() saves the training state there).
+        `stop_at_episode_end`: return early when an episode ends (train() pauses there for on_checkpoint).
         Returns the number of steps taken.
         """
         for taken in range(1, n_env_steps + 1):
@@ -132,26 +137,28 @@ class Agent:
         # 1. Critics: regress both Q1(s, a) and Q2(s, a) onto the soft Bellman target.
         with torch.no_grad():  # the target is a fixed label: no gradient may flow into it
             next_actions, next_log_prob = self.actor.sample(next_obs)
-            next_q = self.critic_target(next_obs, next_actions)  # (2, batch)
-            target = soft_td_target(rewards, next_q, next_log_prob, terminated, c.gamma, alpha)
-        q = self.critic(obs, actions)  # (2, batch): both critics in one pass
-        critic_losses = ((q - target) ** 2).mean(dim=1)  # one mean squared error per critic
-        critic_loss = critic_losses.sum()
+            target = soft_td_target(rewards, self.critic1_target(next_obs, next_actions),
+                                    self.critic2_target(next_obs, next_actions), next_log_prob, terminated,
+                                    c.gamma, alpha)
+        q1, q2 = self.critic1(obs, actions), self.critic2(obs, actions)
+        critic1_loss, critic2_loss = F.mse_loss(q1, target), F.mse_loss(q2, target)
         self.critic_optimizer.zero_grad()
-        critic_loss.backward()
+        (critic1_loss + critic2_loss).backward()
         self.critic_optimizer.step()
 
         # 2. Actor: maximise E[min_i Q_i(s, a) - alpha * log pi(a|s)] with a = tanh(mean + std * noise)
         #    differentiable in the actor's weights (reparameterisation). The critics are only a road for
         #    the gradient here: freezing them skips computing their weight gradients.
-        self.critic.requires_grad_(False)
+        self.critic1.requires_grad_(False)
+        self.critic2.requires_grad_(False)
         new_actions, log_prob = self.actor.sample(obs)
-        q_new = self.critic(obs, new_actions).min(dim=0).values
+        q_new = torch.min(self.critic1(obs, new_actions), self.critic2(obs, new_actions))
         actor_loss = (alpha * log_prob - q_new).mean()
         self.actor_optimizer.zero_grad()
         actor_loss.backward()
         self.actor_optimizer.step()
-        self.critic.requires_grad_(True)
+        self.critic1.requires_grad_(True)
+        self.critic2.requires_grad_(True)
 
         # 3. Temperature: J(alpha) = E[-log_alpha * (log pi(a|s) + target_entropy)]. The entropy is about
         #    -log pi: above the target, (log pi + target) < 0 and the step lowers alpha; below, it raises it.
@@ -162,18 +169,26 @@ class Agent:
             self.alpha_optimizer.step()
             self.stats["alpha_loss"] = alpha_loss.detach()
 
-        # 4. Targets follow the critics slowly: target <- tau * critic + (1 - tau) * target.
-        self.update_target()
+        # 4. Targets follow the critics slowly.
+        self.update_targets()
         self.gradient_steps += 1
-        self.stats.update(critic1_loss=critic_losses[0].detach(), critic2_loss=critic_losses[1].detach(),
+        self.stats.update(critic1_loss=critic1_loss.detach(), critic2_loss=critic2_loss.detach(),
                           actor_loss=actor_loss.detach(), entropy=-log_prob.detach().mean(),
-                          mean_q=q.detach().mean(), alpha=alpha)
+                          mean_q=(q1.detach().mean() + q2.detach().mean()) / 2, alpha=alpha)
 
     @torch.no_grad()
-    def update_target(self):
-        """Polyak averaging, target <- tau * critic + (1 - tau) * target, written as lerp_ per tensor."""
-        for target, online in zip(self.critic_target.parameters(), self.critic.parameters()):
-            target.lerp_(online, self.config.tau)
+    def update_targets(self):
+        """Polyak averaging of each target critic towards its critic: target <- tau * critic + (1 - tau) * target."""
+        tau = self.config.tau
+        for critic, target in ((self.critic1, self.critic1_target), (self.critic2, self.critic2_target)):
+            for p, p_target in zip(critic.parameters(), target.parameters()):
+                p_target.mul_(1.0 - tau).add_(tau * p)
+
+    def set_learning_rate(self, lr):
+        """The learning rate of all three optimizers (actor, critics, temperature)."""
+        for optimizer in (self.actor_optimizer, self.critic_optimizer, self.alpha_optimizer):
+            if optimizer is not None:
+                optimizer.param_groups[0]["lr"] = lr
 
     # ---------- evaluation and the loop ----------
 
@@ -201,9 +216,9 @@ class Agent:
         `on_eval(step, train_seconds)` runs every `eval_every` steps and once more at the final step if the
         last scheduled one was not there (so every completed run ends with an evaluation of its final
         policy). `on_log(step, episodes, stats)` runs at most every 1000 steps once episodes have finished.
-        `on_checkpoint(step)` (train.py saves the training state there) runs at the first episode end after
-        every `checkpoint_every` steps. Returns the training seconds, evaluation and checkpoints excluded;
-        a resumed agent continues from its `steps` and `train_seconds`.
+        `on_checkpoint(step)` runs at the first episode end after every `checkpoint_every` steps (between
+        episodes, where resume.py can save everything the run depends on). Returns the training seconds,
+        evaluation and checkpoints excluded; a resumed agent continues from its `steps` and `train_seconds`.
         """
         c = self.config
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
@@ -223,71 +238,17 @@ class Agent:
                 on_log(self.steps, self.finished_episodes, {k: float(v) for k, v in self.stats.items()})
                 self.finished_episodes, next_log = [], self.steps + 1000
             if self.steps >= next_eval or self.steps == c.total_steps:
-                self.train_seconds += time.perf_counter() - start
+                self.train_seconds += time.perf_counter() - start  # evaluations are off the training clock
                 if on_eval is not None:
                     on_eval(self.steps, self.train_seconds)
                 next_eval += c.eval_every
                 start = time.perf_counter()
             # the state only between episodes: a fresh env then continues exactly where this one would
             if self.steps >= next_checkpoint and self.obs is None and self.steps < c.total_steps:
-                self.train_seconds += time.perf_counter() - start
+                self.train_seconds += time.perf_counter() - start  # so are checkpoints
                 if on_checkpoint is not None:
                     on_checkpoint(self.steps)
                 next_checkpoint = (self.steps // every + 1) * every
                 start = time.perf_counter()
         self.train_seconds += time.perf_counter() - start
         return self.train_seconds
-
-    def set_learning_rate(self, lr):
-        """The learning rate of all three optimizers (actor, critics, temperature)."""
-        for optimizer in (self.actor_optimizer, self.critic_optimizer, self.alpha_optimizer):
-            if optimizer is not None:
-                optimizer.param_groups[0]["lr"] = lr
-
-    # ---------- the training state, for train.py --resume ----------
-
-    def optimizer_states(self):
-        """The optimizers' moments and step counts (FastAgent keeps its own optimizers)."""
-        optimizers = dict(actor=self.actor_optimizer, critic=self.critic_optimizer, alpha=self.alpha_optimizer)
-        return {name: o.state_dict() for name, o in optimizers.items() if o is not None}
-
-    def load_optimizer_states(self, states):
-        self.actor_optimizer.load_state_dict(states["actor"])
-        self.critic_optimizer.load_state_dict(states["critic"])
-        if self.alpha_optimizer is not None:
-            self.alpha_optimizer.load_state_dict(states["alpha"])
-
-    def training_state(self):
-        """Everything learning depends on: networks, temperature, optimizers, memory, counters, random streams.
-
-        Taken between episodes only (train's on_checkpoint): the training env's own state is then just its
-        random stream, which train.py saves beside this.
-        """
-        if self.obs is not None:
-            raise RuntimeError("the training state is taken between episodes only")
-        return dict(actor=self.actor.state_dict(), critic=self.critic.state_dict(),
-                    critic_target=self.critic_target.state_dict(), log_alpha=self.log_alpha.detach().clone(),
-                    optimizers=self.optimizer_states(), memory=self.memory.state_dict(),
-                    rng=self.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
-                    cuda_rng=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                    steps=self.steps, gradient_steps=self.gradient_steps, train_seconds=self.train_seconds,
-                    finished_episodes=[list(episode) for episode in self.finished_episodes])
-
-    def load_training_state(self, state):
-        """The inverse of `training_state`, into an agent built with the same config (tensors filled in place,
-        so the optimizers keep pointing at them)."""
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
-        self.critic_target.load_state_dict(state["critic_target"])
-        with torch.no_grad():
-            self.log_alpha.copy_(state["log_alpha"])
-        self.load_optimizer_states(state["optimizers"])
-        self.memory.load_state_dict(state["memory"])
-        self.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        if self.device.type == "cuda" and state.get("cuda_rng") is not None:  # the policy's noise is drawn there
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.steps, self.gradient_steps = state["steps"], state["gradient_steps"]
-        self.train_seconds = state["train_seconds"]
-        self.finished_episodes = [tuple(episode) for episode in state["finished_episodes"]]
-        self.obs, self.episode_return, self.episode_length = None, 0.0, 0

@@ -48,27 +48,3 @@ class ReplayMemory:
         i = self.rng.integers(0, self.size, batch_size)
         batch = (self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i], self.terminated[i])
         return tuple(torch.from_numpy(x).to(self.device) for x in batch)
-
-    # ---------- saving and restoring (train.py --resume) ----------
-
-    def state_dict(self):
-        """The filled rows, the ring's position and the sampling stream: a restored memory samples what this one would."""
-        n = self.size
-        return dict(obs=torch.from_numpy(self.obs[:n].copy()), actions=torch.from_numpy(self.actions[:n].copy()),
-                    rewards=torch.from_numpy(self.rewards[:n].copy()),
-                    next_obs=torch.from_numpy(self.next_obs[:n].copy()),
-                    terminated=torch.from_numpy(self.terminated[:n].copy()),
-                    position=self.position, size=n, rng=self.rng.bit_generator.state)
-
-    def load_state_dict(self, state):
-        """The inverse of `state_dict`, into a memory of the same capacity and shapes (ValueError otherwise)."""
-        n = state["size"]
-        if n > self.capacity or state["obs"].shape[1:] != self.obs.shape[1:] or \
-                state["actions"].shape[1:] != self.actions.shape[1:]:
-            raise ValueError(f"a saved memory of {n} transitions of shapes {tuple(state['obs'].shape[1:])}, "
-                             f"{tuple(state['actions'].shape[1:])} does not fit this one of {self.capacity} "
-                             f"transitions of shapes {self.obs.shape[1:]}, {self.actions.shape[1:]}")
-        for name in ("obs", "actions", "rewards", "next_obs", "terminated"):
-            getattr(self, name)[:n] = state[name].numpy()
-        self.position, self.size = state["position"], n
-        self.rng.bit_generator.state = state["rng"]

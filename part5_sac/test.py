@@ -9,14 +9,14 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import torch
 
 from agent import Agent
+from plumbing import UserError, gif_path, load_checkpoint, run_main
 from train import ALGO, Config, make_env
-from utils import UserError, load_checkpoint, run_main
 
 
 def quiet_sdl(human):
@@ -39,7 +39,7 @@ def rebuild(path, render_mode=None, device="cpu"):
     checkpoint = load_checkpoint(path, (ALGO,))
     names = {f.name for f in fields(Config)}
     config = Config(**{k: v for k, v in checkpoint["config"].items() if k in names})
-    config.buffer_size = 1  # playing needs no replay memory
+    config = replace(config, buffer_size=1)  # playing needs no replay memory
     env = make_env(config, render_mode=render_mode)
     obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
     if obs_dim != checkpoint["obs_dim"] or action_dim != checkpoint["action_dim"]:
@@ -99,8 +99,12 @@ def main(argv=None):
     parser.add_argument("--plot", metavar="PATH", help="Pendulum: plot the pole angle over time")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.gif_episodes < 1:
-        raise UserError("--episodes and --gif-episodes must be positive")
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.gif_episodes < 1:
+        raise UserError(f"--gif-episodes must be at least 1, got {args.gif_episodes}")
+    if args.gif:
+        args.gif = gif_path(args.gif)
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     quiet_sdl(human=bool(args.render))
@@ -129,4 +133,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)  # Ctrl-C or SIGTERM: "interrupted", exit 130
+    run_main(main, interrupted="interrupted")  # Ctrl-C or SIGTERM: one line, exit 130, no traceback

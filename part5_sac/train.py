@@ -8,55 +8,63 @@
     tensorboard --logdir sac_logs
 
 Reading order: config -> env factory (wrappers.py) -> networks (networks.py) -> memory (memory.py) ->
-agent (agent.py; fast.py is the same agent, faster, and can be skipped) -> main().
+agent (agent.py) -> main(). plumbing.py (CLI, run folders, checkpoints, signals) and resume.py (the training
+state behind --resume) are not RL and can be skipped.
 """
-import dataclasses
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
-from torch.utils.tensorboard import SummaryWriter
 
+import resume
 from agent import Agent
-from fast import FastAgent
-from utils import (PART, REPO, EvalLog, Progress, UserError, arg, check_writable, close_after_interrupt,
-                   config_markdown, make_run_dir, parse_config, pick_device, run_main, save_checkpoint,
-                   seed_everything, shown)
+from plumbing import (AT_LEAST_ONE, FRACTION, NOT_NEGATIVE, PART, POSITIVE, REPO, Check, Run, UserError, arg,
+                      load_training_state, one_of, parse_config, pick_device, run_main, seed_everything)
 from wrappers import make_env as make_sac_env
 
 ALGO = "sac"
+TAU = Check(lambda v: 0 < v <= 1, "must be in (0, 1]")
+
+
+def is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+AUTO_OR_NUMBER = Check(lambda v: v == "auto" or is_number(v), "must be auto or a number")
 
 
 @dataclass
 class Config:
     env_id: str = arg("Pendulum-v1", "gymnasium env id with a flat Box observation and a Box action")
     seed: int = arg(1, "seed for python, numpy, torch, the env and the replay sampling")
-    total_steps: int = arg(10_000, "environment steps to train for")
-    eval_every: int = arg(1_000, "run a greedy evaluation every this many steps (and at the last step)")
-    eval_episodes: int = arg(20, "episodes per greedy evaluation")
+    total_steps: int = arg(10_000, "environment steps to train for", AT_LEAST_ONE)
+    eval_every: int = arg(1_000, "run a greedy evaluation every this many steps (and at the last step)", AT_LEAST_ONE)
+    eval_episodes: int = arg(20, "episodes per greedy evaluation", AT_LEAST_ONE)
     log_dir: str = arg(str(REPO / "sac_logs"), "TensorBoard runs go in a subfolder of this folder")
-    save_dir: str = arg(str(REPO / "models" / PART), "the best model is saved in this folder")
-    max_episode_steps: int = arg(0, "episode time limit (0 = the env's own, 200 for Pendulum)")
-    hidden: list = arg([256, 256], "hidden layer sizes of the actor and of each critic")
-    learning_rate: float = arg(1e-3, "Adam learning rate of the actor, the critics and the temperature")
+    save_dir: str = arg(str(REPO / "models" / PART), "each run's best model is saved in this folder, named like its run")
+    max_episode_steps: int = arg(0, "episode time limit (0 = the env's own, 200 for Pendulum)", NOT_NEGATIVE)
+    hidden: list = arg([256, 256], "hidden layer sizes of the actor and of each critic", AT_LEAST_ONE)
+    learning_rate: float = arg(1e-3, "Adam learning rate of the actor, the critics and the temperature", POSITIVE)
     anneal_lr: bool = arg(False, "decay the learning rate linearly to zero over total_steps (rl-zoo's `lin_` schedules)")
-    batch_size: int = arg(256, "transitions per gradient step")
-    buffer_size: int = arg(1_000_000, "replay memory capacity (transitions; never more than total_steps is allocated)")
-    learning_starts: int = arg(100, "steps of uniform random actions before the first update")
-    train_freq: int = arg(1, "environment steps between update rounds")
-    gradient_steps: int = arg(1, "gradient steps per update round")
-    gamma: float = arg(0.99, "discount factor")
-    tau: float = arg(0.005, "Polyak factor of the target critics: target <- tau * critic + (1 - tau) * target")
-    alpha: float = arg(1.0, "temperature: the initial value when --autotune, else fixed")
+    batch_size: int = arg(256, "transitions per gradient step", AT_LEAST_ONE)
+    buffer_size: int = arg(1_000_000, "replay memory capacity (transitions; never more than total_steps is allocated)",
+                           AT_LEAST_ONE)
+    learning_starts: int = arg(100, "steps of uniform random actions before the first update", NOT_NEGATIVE)
+    train_freq: int = arg(1, "environment steps between update rounds", AT_LEAST_ONE)
+    gradient_steps: int = arg(1, "gradient steps per update round", AT_LEAST_ONE)
+    gamma: float = arg(0.99, "discount factor", FRACTION)
+    tau: float = arg(0.005, "Polyak factor of the target critics: target <- tau * critic + (1 - tau) * target", TAU)
+    alpha: float = arg(1.0, "temperature: the initial value when --autotune, else fixed", POSITIVE)
     autotune: bool = arg(True, "learn the temperature towards --target-entropy (--no-autotune keeps --alpha fixed)")
-    target_entropy: str = arg("auto", "entropy the temperature steers the policy to (auto = -number of action dimensions)")
-    fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
-    device: str = arg("auto", "auto (CUDA if available), cpu or cuda")
-    torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)")
-    checkpoint_every: int = arg(0, "save the whole training state (networks, optimizers, replay memory, random streams) in the run folder at the first episode end after every this many steps, for --resume (0 = never)")
+    target_entropy: str = arg("auto", "entropy the temperature steers the policy to (auto = -number of action dimensions)",
+                              AUTO_OR_NUMBER)
+    device: str = arg("auto", "auto (CUDA if available), cpu or cuda", one_of("auto", "cpu", "cuda"))
+    torch_threads: int = arg(1, "CPU threads for torch (small networks run fastest on one)", AT_LEAST_ONE)
+    checkpoint_every: int = arg(0, "save the whole training state (networks, optimizers, replay memory, random streams) in the run folder at the first episode end after every this many steps, for --resume (0 = never)", NOT_NEGATIVE)
     resume: str = arg("", "continue the interrupted run in this run folder from its saved training state, with its own settings (give no other flag)")
 
 
@@ -88,32 +96,25 @@ PRESETS = {
 }
 
 
+def preset_defaults(env_id, algo=None):
+    """The defaults a run with this --env-id uses (SAC is the only algorithm here: `algo` is None)."""
+    return PRESETS.get(env_id, {})
+
+
 def make_env(config, render_mode=None):
     """The env `config` describes, its actions rescaled from [-1, 1] to the env's own bounds."""
     return make_sac_env(config.env_id, config.max_episode_steps, render_mode=render_mode)
 
 
 def get_config(argv=None):
-    """The config from the command line, with the env's preset defaults applied, checked."""
+    """The config from the command line, with the env's preset defaults applied, checked (the env too)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    config = parse_config(Config, argv, __doc__.split("\n")[0], PRESETS)
+    config = parse_config(Config, argv, __doc__.split("\n")[0], preset_defaults)
     if config.resume and len([a for a in argv if a.startswith("--")]) > 1:
         raise UserError("--resume continues a run with the settings it started with: give no other flag")
-    if min(config.total_steps, config.eval_every, config.eval_episodes, config.batch_size, config.buffer_size,
-           config.train_freq, config.gradient_steps, config.torch_threads, *config.hidden) < 1 \
-            or config.checkpoint_every < 0:
-        raise UserError("step counts, sizes and intervals must be positive")
-    if config.learning_starts < 0:
-        raise UserError("--learning-starts must be zero or positive")
-    if not 0 < config.tau <= 1 or not 0 <= config.gamma <= 1:
-        raise UserError("--tau must be in (0, 1] and --gamma in [0, 1]")
-    if config.alpha <= 0:
-        raise UserError("--alpha must be positive")
-    if config.target_entropy != "auto":
-        try:
-            float(config.target_entropy)
-        except ValueError:
-            raise UserError(f"--target-entropy must be auto or a number, got {config.target_entropy!r}") from None
+    if config.buffer_size < config.batch_size:
+        raise UserError(f"--buffer-size must be at least --batch-size ({config.batch_size}), got {config.buffer_size}")
+    make_env(config).close()  # an env SAC cannot use fails here, in one line naming why
     return config
 
 
@@ -127,147 +128,44 @@ def build(config, device="cpu"):
     env, eval_env = make_env(config), make_env(config)
     env.action_space.seed(config.seed)
     eval_env.reset(seed=config.seed + 10_000)  # a separate env with its own random stream
-    agent_class = FastAgent if config.fast else Agent  # the same updates; fast.py's are quicker
-    agent = agent_class(config, env.observation_space.shape[0], env.action_space.shape[0], device)
+    agent = Agent(config, env.observation_space.shape[0], env.action_space.shape[0], device)
     return env, eval_env, agent
 
 
-def checkpoint_of(agent, config, eval_return, eval_std, step):
+def checkpoint_of(agent, config):
     """What test.py needs to rebuild the policy: plain types only (loadable with weights_only=True)."""
-    return {"part": PART, "algo": ALGO, "state_dict": agent.actor.state_dict(),
-            "config": dataclasses.asdict(config), "obs_dim": agent.obs_dim, "action_dim": agent.action_dim,
-            "eval_return": eval_return, "eval_std": eval_std, "step": step}
-
-
-STATE_FILE = "training_state.pth"  # in the run folder: what --resume continues from
-
-
-def load_training_state(run_dir):
-    """The training state a run saved in its folder (`--checkpoint-every`), or a UserError saying why not."""
-    path = Path(run_dir) / STATE_FILE
-    if not path.is_file():
-        raise UserError(f"nothing to resume in {str(run_dir)!r}: no {STATE_FILE} (a run saves one with "
-                        f"--checkpoint-every, and deletes it when it completes)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("part") != PART or state.get("algo") != ALGO:
-            raise ValueError("another part's state")
-        config = Config(**{**state["config"], "resume": str(run_dir)})
-    except Exception as e:  # a truncated file, another format, a state of another part or version of this script
-        raise UserError(f"{str(path)!r} is not a readable {PART} training state ({type(e).__name__})") from None
-    return config, state
-
-
-def env_rng_state(env):
-    """The env's random stream (between episodes it is all of the env's state that the next episode depends on)."""
-    return env.unwrapped.np_random.bit_generator.state
-
-
-def set_env_rng_state(env, state):
-    env.unwrapped.np_random.bit_generator.state = state  # np_random is created on first access if need be
+    return dict(algo=ALGO, state_dict=agent.actor.state_dict(), config=asdict(config), obs_dim=agent.obs_dim,
+                action_dim=agent.action_dim)
 
 
 def main(argv=None):
     config = get_config(argv)
     state = None
-    if config.resume:  # the interrupted run's own config, folder, counters, memory and best model
-        config, state = load_training_state(config.resume)
-    device = pick_device(config.device)
-    check_writable(config.save_dir)
-    env, eval_env, agent = build(config, device)
-    path = Path(config.save_dir) / f"{config.env_id}__{ALGO}__{config.seed}.pth"
-    best = dict(eval_return=-np.inf, step=0, saved=False)
-    resumed_at, wall_before = [], 0.0
-    if state is None:
-        run_dir = make_run_dir(config.log_dir, config.env_id, ALGO, config.seed)
-    else:
-        run_dir = Path(config.resume)
-        try:
-            agent.load_training_state(state["agent"])
-        except (KeyError, RuntimeError, ValueError) as e:  # saved by another version of this part
-            raise UserError(f"the training state in {str(run_dir)!r} does not fit this agent ({type(e).__name__})") from None
-        # Both envs continue their random streams: the resumed run replays the uninterrupted one exactly.
-        set_env_rng_state(env, state["env_rng"])
-        set_env_rng_state(eval_env, state["eval_env_rng"])
-        best, resumed_at, wall_before = state["best"], state["resumed_at"] + [agent.steps], state["wall_seconds"]
-        if state["best_model"] is not None:  # the best model of this run's saved past (a later one was lost with it)
-            save_checkpoint(path, state["best_model"])
-    first_step = agent.steps
-
-    writer = SummaryWriter(run_dir, purge_step=first_step or None)  # resumed: events after the state are dropped
-    if state is None:
-        writer.add_text("config", config_markdown(config))
-    eval_log = EvalLog(run_dir, keep_until=None if state is None else first_step)
-    checkpointed = dict(step=None if state is None else first_step)
-    recent = [float("nan")]
-    progress = Progress(config.total_steps, initial=first_step)
-    started = time.perf_counter()
-
-    def describe(step):
-        rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
-        return f"{rate:,.0f} steps/s | return {shown(recent[0])} | best eval {shown(best['eval_return'])}"
+    if config.resume:  # the interrupted run's own config, and everything it had learned
+        config, state = load_training_state(config.resume, Config)
+    env, eval_env, agent = build(config, pick_device(config.device))
+    if state is not None:
+        resume.restore(agent, env, eval_env, state, config.resume)
+    run = Run(config, ALGO, resume=state)
 
     def on_log(step, episodes, stats):
-        returns, lengths = zip(*episodes)
-        recent[0] = float(np.mean(returns))
-        writer.add_scalar("charts/episodic_return", recent[0], step)
-        writer.add_scalar("charts/episodic_length", float(np.mean(lengths)), step)
-        for name, value in stats.items():  # critic1_loss, critic2_loss, actor_loss, alpha_loss, alpha, entropy, mean_q
-            writer.add_scalar(f"losses/{name}", value, step)
-        writer.flush()
-        progress.update(step, describe(step))
+        run.log(step, {f"losses/{name}": value for name, value in stats.items()})
+        run.episodes(step, *zip(*episodes))
 
     def on_eval(step, train_seconds):
-        mean, std = agent.evaluate(eval_env, config.eval_episodes)
-        writer.add_scalar("eval/mean_return", mean, step)
-        writer.add_scalar("eval/std_return", std, step)
-        writer.add_scalar("charts/steps_per_second", step / max(train_seconds, 1e-9), step)
-        eval_log.add(step, train_seconds, mean, std)
-        writer.flush()
-        if mean > best["eval_return"] or not best["saved"]:  # keep the best policy, not the last one
-            best.update(eval_return=mean, step=step)
-            save_checkpoint(path, checkpoint_of(agent, config, mean, std, step))
-            best["saved"] = True
-        progress.update(step, describe(step))
+        mean, std = agent.evaluate(eval_env, config.eval_episodes)  # greedy, on its own env
+        run.evaluated(step, train_seconds, mean, std, checkpoint=lambda: checkpoint_of(agent, config))
 
     def on_checkpoint(step):
-        """Save all the run needs to continue (--resume) in its folder, atomically, replacing the last one."""
-        saved_config = dataclasses.replace(config, save_dir=str(Path(config.save_dir).resolve()), resume="")
-        best_model = torch.load(path, map_location="cpu", weights_only=True) if best["saved"] else None
-        save_checkpoint(run_dir / STATE_FILE, dict(
-            part=PART, algo=ALGO, config=dataclasses.asdict(saved_config), agent=agent.training_state(),
-            env_rng=env_rng_state(env), eval_env_rng=env_rng_state(eval_env), best=best, best_model=best_model,
-            resumed_at=resumed_at, wall_seconds=wall_before + time.perf_counter() - started))
-        checkpointed.update(step=step)  # only once the file is in place
+        run.save_state(step, resume.training_state(agent, env, eval_env))
 
     try:
         train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval, on_checkpoint=on_checkpoint)
     except KeyboardInterrupt:
-        progress.close()
-        if best["saved"]:
-            print(f"\ninterrupted at step {agent.steps:,}: the best model so far ({shown(best['eval_return'])} at "
-                  f"step {best['step']:,}) is intact at {path}", file=sys.stderr)
-        else:
-            older = f" ({path} is from an earlier run)" if path.exists() else ""
-            print(f"\ninterrupted at step {agent.steps:,}, before the first evaluation: this run saved no "
-                  f"model{older}", file=sys.stderr)
-        if checkpointed["step"] is not None:
-            print(f"the training state of step {checkpointed['step']:,} is saved: continue from there with\n"
-                  f"    python {Path(__file__).relative_to(REPO)} --resume {run_dir}", file=sys.stderr)
-        close_after_interrupt(writer)  # after the message; at most 10 s (see its docstring)
-        sys.exit(130)
-    progress.close()
-    (run_dir / STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
-    summary = dict(steps=agent.steps, train_seconds=round(train_seconds, 3),
-                   steps_per_second=round(agent.steps / train_seconds, 1),
-                   wall_seconds=round(wall_before + time.perf_counter() - started, 3), resumed_at=resumed_at,
-                   best_eval=best["eval_return"],
-                   best_step=best["step"], model=str(path) if best["saved"] else None, run_dir=str(run_dir))
-    eval_log.finish(**summary)
-    writer.close()
-    saved = f"model saved to {path}" if best["saved"] and path.is_file() else "no model saved"
-    print(f"{config.env_id}: best greedy evaluation {shown(best['eval_return'])} at step {best['step']}, "
-          f"{summary['steps_per_second']:,.0f} steps/s; {saved}; logs in {run_dir}")
+        run.interrupted(agent.steps)
+    env.close()
+    eval_env.close()
+    return run.finish(agent.steps, train_seconds)
 
 
 if __name__ == "__main__":

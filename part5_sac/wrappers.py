@@ -7,7 +7,7 @@ its networks only ever see actions in [-1, 1], whatever the env.
 import gymnasium as gym
 import numpy as np
 
-from utils import UserError
+from plumbing import UserError, env_spec
 
 
 class RescaleAction(gym.ActionWrapper):
@@ -30,10 +30,7 @@ def make_env(env_id, max_episode_steps=0, render_mode=None):
 
     `max_episode_steps` > 0 replaces the env's own time limit. Raises UserError for an env SAC cannot use.
     """
-    try:
-        gym.spec(env_id)
-    except gym.error.Error as e:
-        raise UserError(f"unknown environment {env_id!r} ({e})") from None
+    env_spec(env_id)  # an unknown id, or an Atari game (image observations): one line, before making anything
     kwargs = {"max_episode_steps": max_episode_steps} if max_episode_steps > 0 else {}
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
@@ -44,8 +41,9 @@ def make_env(env_id, max_episode_steps=0, render_mode=None):
     act, obs = env.action_space, env.observation_space
     if isinstance(act, gym.spaces.Discrete):
         env.close()
-        raise UserError(f"{env_id!r} has discrete actions {act}; SAC's Gaussian policy needs continuous (Box) "
-                        "actions: use DQN (part2_dqn), REINFORCE (part3_reinforce) or actor-critic (part4_actor_critic)")
+        raise UserError(f"{env_id!r} has discrete actions ({act}): SAC's actor is a Gaussian over real-valued actions "
+                        "and its critics take the action as an input, so SAC needs a Box action; for discrete actions "
+                        "use DQN (part2_dqn), REINFORCE (part3_reinforce) or actor-critic (part4_actor_critic)")
     if not isinstance(act, gym.spaces.Box) or len(act.shape) != 1 or not (np.all(np.isfinite(act.low)) and np.all(np.isfinite(act.high))):
         env.close()
         raise UserError(f"{env_id!r} has actions {act}; SAC needs a flat Box action with finite bounds")

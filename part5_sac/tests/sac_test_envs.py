@@ -40,7 +40,7 @@ def counter_env(time_limit=3, terminate_at=0):
     return RescaleAction(gym.wrappers.TimeLimit(inner, time_limit)), inner
 
 
-def tiny_agent(*flags, obs_dim=3, action_dim=2, agent_class=Agent):
+def tiny_agent(*flags, obs_dim=3, action_dim=2):
     config = get_config(["--hidden", "16", "16", "--batch-size", "8", "--buffer-size", "64", "--learning-starts", "0",
                          *map(str, flags)])
-    return agent_class(config, obs_dim, action_dim)
+    return Agent(config, obs_dim, action_dim)

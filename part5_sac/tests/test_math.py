@@ -1,4 +1,4 @@
-"""The math of Part 5 against values worked out by hand, and the batched twin critic against two separate ones."""
+"""The math of Part 5 against values worked out by hand: the tanh-squashed Gaussian, the soft target, the critic."""
 import math
 
 import gymnasium as gym
@@ -8,7 +8,9 @@ import torch
 
 from agent import soft_td_target
 from memory import ReplayMemory
-from networks import Actor, TwinQNetwork, mlp, squashed_log_prob, tanh_log_det_jacobian
+from torch.distributions import Normal
+
+from networks import Actor, QNetwork, squashed_log_prob, tanh_log_det_jacobian
 from wrappers import RescaleAction
 
 
@@ -27,7 +29,7 @@ def test_tanh_log_det_jacobian_by_hand_and_stable():
 
 def test_squashed_log_prob_at_zero_by_hand():
     # u = 0 with mean 0, std 1: the standard normal density at 0, log(1/sqrt(2 pi)); tanh'(0) = 1 adds nothing
-    lp = squashed_log_prob(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, 1))
+    lp = squashed_log_prob(Normal(torch.zeros(1, 1), torch.ones(1, 1)), torch.zeros(1, 1))
     assert lp.item() == pytest.approx(-0.5 * math.log(2 * math.pi), abs=1e-6)
 
 
@@ -36,7 +38,7 @@ def test_squashed_log_prob_is_the_change_of_variables_density():
     mean = torch.tensor([[0.3, -0.2]])
     std = torch.tensor([[0.5, 1.0]])
     u = torch.tensor([[0.1, -1.5]])
-    ours = squashed_log_prob(u, mean, std.log()).item()
+    ours = squashed_log_prob(Normal(mean, std), u).item()
 
     def cdf_of_action(a, m, s):  # P(tanh(U) <= a) = P(U <= atanh(a)) = Phi((atanh(a) - m) / s)
         return 0.5 * (1 + math.erf((math.atanh(a) - m) / (s * math.sqrt(2))))
@@ -61,52 +63,44 @@ def test_actor_sample_is_reparameterised_and_in_bounds():
     assert actor.mean.weight.grad.abs().sum() > 0 or actor.log_std.weight.grad is not None
 
 
+def test_actor_returns_the_gaussian_over_the_pre_squash_action_with_a_clamped_std():
+    torch.manual_seed(0)
+    actor = Actor(3, 2, (16, 16))
+    with torch.no_grad():
+        actor.log_std.bias.fill_(50.0)
+    pi = actor(torch.randn(5, 3))
+    assert isinstance(pi, Normal) and pi.mean.shape == (5, 2)
+    torch.testing.assert_close(pi.stddev, torch.full((5, 2), math.exp(2.0)))  # log_std clamped at 2
+
+
 # ---------- the soft Bellman target ----------
 
 def test_soft_td_target_by_hand():
     rewards = torch.tensor([1.0, -1.0, 0.5])
-    next_q = torch.tensor([[2.0, 5.0, 1.0],    # Q1_target(s', a')
-                           [3.0, 4.0, -1.0]])  # Q2_target(s', a')   -> min: 2, 4, -1
+    next_q1 = torch.tensor([2.0, 5.0, 1.0])    # Q1_target(s', a')
+    next_q2 = torch.tensor([3.0, 4.0, -1.0])   # Q2_target(s', a')   -> min: 2, 4, -1
     next_log_prob = torch.tensor([0.5, -1.0, 2.0])
     # transition 0 ongoing, 1 terminated, 2 truncated by the time limit (stored as not terminated)
     terminated = torch.tensor([0.0, 1.0, 0.0])
-    y = soft_td_target(rewards, next_q, next_log_prob, terminated, gamma=0.9, alpha=0.2)
+    y = soft_td_target(rewards, next_q1, next_q2, next_log_prob, terminated, gamma=0.9, alpha=0.2)
     # 1 + 0.9 * (2 - 0.2 * 0.5) = 2.71;  -1 (no bootstrap);  0.5 + 0.9 * (-1 - 0.2 * 2) = -0.76
     torch.testing.assert_close(y, torch.tensor([2.71, -1.0, -0.76]))
 
 
-# ---------- the twin critic ----------
+# ---------- the critic ----------
 
-def test_batched_twin_critic_equals_two_separate_critics():
+def test_q_network_is_one_mlp_of_the_observation_and_the_action():
     torch.manual_seed(0)
-    separate = [mlp([3 + 2, 16, 16, 1]), mlp([3 + 2, 16, 16, 1])]
-    twin = TwinQNetwork(3, 2, (16, 16))
-    twin.load_from_separate(separate)
+    critic = QNetwork(3, 2, (16, 16))
     obs, actions = torch.randn(32, 3), torch.rand(32, 2) * 2 - 1
-    q = twin(obs, actions)
-    assert q.shape == (2, 32)
-    for i, critic in enumerate(separate):
-        torch.testing.assert_close(q[i], critic(torch.cat([obs, actions], -1)).squeeze(-1))
-    # the same gradients, too
-    (q ** 2).sum().backward()
-    for critic in separate:
-        (critic(torch.cat([obs, actions], -1)) ** 2).sum().backward()
-    for i, critic in enumerate(separate):
-        linears = [m for m in critic if isinstance(m, torch.nn.Linear)]
-        for weight, bias, linear in zip(twin.weights, twin.biases, linears):
-            torch.testing.assert_close(weight.grad[i], linear.weight.grad.T)
-            torch.testing.assert_close(bias.grad[i, 0], linear.bias.grad)
-
-
-def test_twin_critics_are_initialised_independently_like_linear():
-    torch.manual_seed(0)
-    twin = TwinQNetwork(3, 1, (64, 64))
-    for weight, bias in zip(twin.weights, twin.biases):
-        bound = 1 / math.sqrt(weight.shape[1])
-        assert weight.abs().max() <= bound and bias.abs().max() <= bound
-        assert not torch.equal(weight[0], weight[1])  # two critics, two different initial guesses
-    q = twin(torch.randn(8, 3), torch.zeros(8, 1))
-    assert not torch.allclose(q[0], q[1])
+    q = critic(obs, actions)
+    assert q.shape == (32,)
+    linears = [m for m in critic.net if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(5, 16), (16, 16), (16, 1)]
+    x = torch.cat([obs, actions], -1)
+    for i, m in enumerate(linears):
+        x = m(x) if i == len(linears) - 1 else torch.relu(m(x))
+    torch.testing.assert_close(q, x.squeeze(-1))
 
 
 # ---------- the action wrapper and the memory ----------

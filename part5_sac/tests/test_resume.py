@@ -6,16 +6,17 @@ evaluations up to the saved step, the best model of that past, the state file go
 import csv
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import resume
 import train
 from agent import Agent
-from fast import FastAgent
 from memory import ReplayMemory
-from utils import UserError
+from plumbing import STATE_FILE, UserError, parse_config
 
 
 def fill(memory, n, seed):
@@ -28,8 +29,8 @@ def test_a_memory_saved_and_loaded_samples_and_stores_as_the_original(tmp_path):
     original, restored = ReplayMemory(300, 3, 2, seed=0), ReplayMemory(300, 3, 2, seed=5)
     fill(original, 450, seed=0)  # wrapped around: position != size
     original.sample(8)  # the sampling stream has moved
-    torch.save(original.state_dict(), tmp_path / "m.pth")
-    restored.load_state_dict(torch.load(tmp_path / "m.pth", weights_only=True))
+    torch.save(resume.memory_state(original), tmp_path / "m.pth")
+    resume.load_memory_state(restored, torch.load(tmp_path / "m.pth", weights_only=True))
     assert (restored.position, restored.size) == (150, 300)
     fill(original, 50, seed=1)
     fill(restored, 50, seed=1)
@@ -41,7 +42,7 @@ def test_a_memory_saved_and_loaded_samples_and_stores_as_the_original(tmp_path):
 def test_a_partly_filled_memory_saves_only_its_filled_rows():
     memory = ReplayMemory(1000, 3, 2)
     fill(memory, 10, seed=0)
-    state = memory.state_dict()
+    state = resume.memory_state(memory)
     assert state["obs"].shape == (10, 3) and state["actions"].shape == (10, 2)
 
 
@@ -49,9 +50,9 @@ def test_a_memory_state_of_another_shape_is_refused():
     small, other_obs = ReplayMemory(100, 3, 2), ReplayMemory(200, 4, 2)
     fill(small, 100, seed=0)
     with pytest.raises(ValueError, match="does not fit"):
-        ReplayMemory(50, 3, 2).load_state_dict(small.state_dict())  # more transitions than it holds
+        resume.load_memory_state(ReplayMemory(50, 3, 2), resume.memory_state(small))  # more than it holds
     with pytest.raises(ValueError, match="does not fit"):
-        other_obs.load_state_dict(small.state_dict())
+        resume.load_memory_state(other_obs, resume.memory_state(small))
 
 
 def pendulum_config(**changes):
@@ -65,33 +66,39 @@ def run_to_episode_end(agent, env, steps):
         agent.collect_rollouts(env, 1)
 
 
-@pytest.mark.parametrize("agent_class", [Agent, FastAgent])
+NETWORKS = ("actor", "critic1", "critic2", "critic1_target", "critic2_target")
+
+
 @pytest.mark.parametrize("autotune", [True, False])
-def test_an_agent_loaded_from_its_training_state_learns_exactly_as_the_original(tmp_path, agent_class, autotune):
+def test_an_agent_loaded_from_its_training_state_learns_exactly_as_the_original(tmp_path, autotune):
     config = pendulum_config(autotune=autotune, alpha=0.3)
     env = train.make_env(config)
-    original = agent_class(config, 3, 1)
+    original = Agent(config, 3, 1)
     run_to_episode_end(original, env, 150)
     original.learn(5)
     original.train_seconds = 12.5
-    torch.save(original.training_state(), tmp_path / "state.pth")
+    torch.save(resume.agent_state(original), tmp_path / "state.pth")
 
     torch.manual_seed(123)  # another initialisation and other streams: the state must overwrite all of it
-    restored = agent_class(dataclasses.replace(config, seed=7), 3, 1)
-    restored.load_training_state(torch.load(tmp_path / "state.pth", weights_only=True))
+    restored = Agent(dataclasses.replace(config, seed=7), 3, 1)
+    resume.load_agent_state(restored, torch.load(tmp_path / "state.pth", weights_only=True))
     for name in ("steps", "gradient_steps", "train_seconds", "finished_episodes"):
         assert getattr(restored, name) == getattr(original, name), name
     assert restored.obs is None and restored.episode_length == 0
     assert torch.equal(restored.log_alpha, original.log_alpha)
-    obs = np.array([0.5, -0.5, 1.0], dtype=np.float32)
-    assert np.array_equal(original.get_action(obs), restored.get_action(obs))  # the acting stream too
-    # torch's stream (the policy's noise in learn) is the process's one: restored, then shared by both
+    assert restored.rng.bit_generator.state == original.rng.bit_generator.state  # the random actions' stream
+    # torch's stream (the policy's noise, acting and in learn) is the process's one: restored, then shared by both
     saved = torch.load(tmp_path / "state.pth", weights_only=True)["torch_rng"]
     assert torch.equal(torch.get_rng_state(), saved)
+    obs = np.array([0.5, -0.5, 1.0], dtype=np.float32)
+    action = original.get_action(obs)
+    torch.set_rng_state(saved)
+    assert np.array_equal(restored.get_action(obs), action)  # the same policy, the same noise
+    torch.set_rng_state(saved)
     original.learn(4)
     torch.set_rng_state(saved)
     restored.learn(4)  # the same minibatches, the same policy noise, the same optimizer moments
-    for network in ("actor", "critic", "critic_target"):
+    for network in NETWORKS:
         for a, b in zip(getattr(original, network).parameters(), getattr(restored, network).parameters()):
             assert torch.equal(a, b), network
     assert torch.equal(restored.log_alpha, original.log_alpha)
@@ -101,7 +108,7 @@ def test_the_training_state_is_taken_between_episodes_only():
     agent = Agent(pendulum_config(), 3, 1)
     agent.collect_rollouts(train.make_env(agent.config), 3)  # a Pendulum episode lasts 200 steps
     with pytest.raises(RuntimeError, match="between episodes"):
-        agent.training_state()
+        resume.agent_state(agent)
 
 
 def test_train_checkpoints_at_the_first_episode_end_after_every_interval():
@@ -130,33 +137,35 @@ def test_an_interrupted_run_resumes_from_its_state_replays_the_uninterrupted_one
         return ARGS + schedule + ["--log-dir", str(tmp_path / name / "logs"),
                                   "--save-dir", str(tmp_path / name / "models")]
 
-    train.main(folders("whole"))  # the uninterrupted run, for the comparison
-    whole_dir = next((tmp_path / "whole" / "logs").iterdir())
-    assert not (whole_dir / train.STATE_FILE).exists()
+    whole = train.main(folders("whole"))  # the uninterrupted run, for the comparison
+    whole_dir = Path(whole["run_dir"])
+    assert not (whole_dir / STATE_FILE).exists()
 
-    learn = FastAgent.learn
+    learn = Agent.learn
 
     def interrupted(self, gradient_steps):
         if self.steps >= 1_000:
             raise KeyboardInterrupt
         return learn(self, gradient_steps)
 
-    monkeypatch.setattr(FastAgent, "learn", interrupted)
+    monkeypatch.setattr(Agent, "learn", interrupted)
     with pytest.raises(SystemExit) as exit_info:
         train.main(folders("cut"))
     assert exit_info.value.code == 130
     run_dir = next((tmp_path / "cut" / "logs").iterdir())
     message = capsys.readouterr().err
     assert f"--resume {run_dir}" in message and "state of step 800 is saved" in message
-    state = torch.load(run_dir / train.STATE_FILE, weights_only=True)
+    state = torch.load(run_dir / STATE_FILE, weights_only=True)
     assert state["agent"]["steps"] == 800
     assert [row["step"] for row in read_rows(run_dir)] == ["400", "800"]
 
     # A later best model would belong to the lost stretch: the resumed run puts back the saved past's best.
-    model = tmp_path / "cut" / "models" / "Pendulum-v1__sac__1.pth"
+    model = tmp_path / "cut" / "models" / f"{run_dir.name}.pth"  # the run's own model, named like its folder
+    assert model.is_file()
     model.write_bytes(b"a model from the lost stretch")
-    monkeypatch.setattr(FastAgent, "learn", learn)
-    train.main(["--resume", str(run_dir)])
+    monkeypatch.setattr(Agent, "learn", learn)
+    summary = train.main(["--resume", str(run_dir)])
+    assert summary["model"] == str(model)
     assert "a model from the lost stretch" not in model.read_bytes().decode("latin-1")
 
     # The same evaluations, step by step, as the run that was never interrupted: an exact replay.
@@ -165,14 +174,15 @@ def test_an_interrupted_run_resumes_from_its_state_replays_the_uninterrupted_one
     assert [row["mean"] for row in rows] == [row["mean"] for row in whole_rows]
     assert float(rows[-1]["train_seconds"]) > state["agent"]["train_seconds"]
     resumed_model = torch.load(model, weights_only=True)
-    whole_model = torch.load(tmp_path / "whole" / "models" / "Pendulum-v1__sac__1.pth", weights_only=True)
+    whole_model = torch.load(whole["model"], weights_only=True)
     assert resumed_model["step"] == whole_model["step"]
     for name, weights in whole_model["state_dict"].items():
         assert torch.equal(resumed_model["state_dict"][name], weights), name
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 1200 and summary["resumed_at"] == [800]
-    assert not (run_dir / train.STATE_FILE).exists()  # complete: nothing left to resume
+    assert not (run_dir / STATE_FILE).exists()  # complete: nothing left to resume
     assert len(list((tmp_path / "cut" / "logs").iterdir())) == 1  # the same run folder, not a second one
+    assert len(list((tmp_path / "cut" / "models").iterdir())) == 1  # and the same model file
 
 
 def test_resume_errors_are_one_line(tmp_path):
@@ -180,15 +190,15 @@ def test_resume_errors_are_one_line(tmp_path):
         train.main(["--resume", str(tmp_path)])
     with pytest.raises(UserError, match="no other flag"):
         train.main(["--resume", str(tmp_path), "--seed", "3"])
-    (tmp_path / train.STATE_FILE).write_bytes(b"not a state")
+    (tmp_path / STATE_FILE).write_bytes(b"not a state")
     with pytest.raises(UserError, match="not a readable part5_sac training state"):
         train.main(["--resume", str(tmp_path)])
-    torch.save({"part": "part2_dqn", "algo": "dqn", "config": {}}, tmp_path / train.STATE_FILE)
+    torch.save({"part": "part2_dqn", "algo": "dqn", "config": {}}, tmp_path / STATE_FILE)
     with pytest.raises(UserError, match="not a readable part5_sac training state"):
         train.main(["--resume", str(tmp_path)])
 
 
 def test_the_long_presets_save_their_training_state_after_every_evaluation():
-    for env_id in ("LunarLanderContinuous-v3", "HalfCheetah-v5"):
-        config = train.get_config(["--env-id", env_id])
+    for env_id in ("LunarLanderContinuous-v3", "HalfCheetah-v5"):  # parsed only: MuJoCo may not be installed
+        config = parse_config(train.Config, ["--env-id", env_id], presets=train.preset_defaults)
         assert config.checkpoint_every > 0 and config.checkpoint_every % config.eval_every == 0

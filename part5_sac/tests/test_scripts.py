@@ -1,4 +1,5 @@
-"""train.py and test.py end to end: a subprocess round trip, and the bad-input contract (in-process: fast)."""
+"""train.py and test.py end to end: a subprocess round trip, folders, presets, Ctrl-C and SIGTERM.
+(Bad values and bad model files: test_bad_input.py.)"""
 import json
 import os
 import signal
@@ -11,9 +12,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import plumbing
 import test as play
 import train
-from utils import REPO, run_main
+from plumbing import REPO, UserError, parse_config, run_main
 
 PART_DIR = Path(__file__).resolve().parents[1]
 TINY = ["--total-steps", "300", "--eval-every", "200", "--eval-episodes", "1", "--learning-starts", "100",
@@ -33,10 +35,11 @@ def test_train_then_test_round_trip(run_script, tmp_path):
     rows = (run_dir / "evaluations.csv").read_text().splitlines()
     assert rows[0] == "step,train_seconds,mean,std" and [r.split(",")[0] for r in rows[1:]] == ["200", "300"]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["steps"] == 300 and summary["model"].endswith("Pendulum-v1__sac__1.pth")
-    assert "model saved to models/Pendulum-v1__sac__1.pth" in done.stdout
+    # the model is the run's own, named like its folder: a second run never replaces it
+    assert summary["steps"] == 300 and summary["model"] == f"models/{run_dir.name}.pth"
+    assert f"model saved to models/{run_dir.name}.pth" in done.stdout
 
-    model = tmp_path / "models" / "Pendulum-v1__sac__1.pth"
+    model = tmp_path / "models" / f"{run_dir.name}.pth"
     checkpoint = torch.load(model, map_location="cpu", weights_only=True)
     assert checkpoint["part"] == "part5_sac" and checkpoint["algo"] == "sac" and checkpoint["action_dim"] == 1
     played = run_script("test.py", model, "--episodes", "2", "--json", "--plot", "angle.png", "--gif", "run.gif")
@@ -49,9 +52,9 @@ def test_train_then_test_round_trip(run_script, tmp_path):
 
 
 def test_a_run_shorter_than_eval_every_leaves_a_loadable_model(tmp_path, capsys):
-    train.main([*TINY, "--total-steps", "120", "--eval-every", "1000", "--log-dir", str(tmp_path / "logs"),
-                "--save-dir", str(tmp_path / "models")])
-    model = tmp_path / "models" / "Pendulum-v1__sac__1.pth"
+    summary = train.main([*TINY, "--total-steps", "120", "--eval-every", "1000", "--log-dir", str(tmp_path / "logs"),
+                          "--save-dir", str(tmp_path / "models")])
+    model = Path(summary["model"])
     assert f"model saved to {model}" in capsys.readouterr().out
     assert torch.load(model, weights_only=True)["step"] == 120
     play.main([str(model), "--episodes", "1"])
@@ -70,7 +73,8 @@ def test_default_folders_are_the_repos_and_help_shows_the_preset(capsys):
     assert train.get_config([]).eval_episodes == 20  # Pendulum: 10 picked a lucky model on seed 103 (README)
     assert train.get_config([]).hidden == [64, 64]  # Pendulum's preset; SB3's 256-256 elsewhere (README, Results)
     assert train.get_config(["--env-id", "MountainCarContinuous-v0"]).hidden == [64, 64]
-    assert train.get_config(["--env-id", "Humanoid-v5"]).hidden == [256, 256]  # no preset: the default
+    # no preset: the default (parsed only: MuJoCo may not be installed)
+    assert parse_config(train.Config, ["--env-id", "Humanoid-v5"], presets=train.preset_defaults).hidden == [256, 256]
     assert train.get_config(["--env-id", "LunarLanderContinuous-v3", "--total-steps", "5"]).total_steps == 5
     with pytest.raises(SystemExit):
         train.get_config(["--env-id", "LunarLanderContinuous-v3", "--help"])
@@ -78,16 +82,15 @@ def test_default_folders_are_the_repos_and_help_shows_the_preset(capsys):
     assert "(default: 300000)" in shown and "(default: [400, 300])" in shown
 
 
-def test_halfcheetah_preset_is_rl_zoos_and_builds_when_mujoco_is_installed(capsys, tmp_path):
-    config = train.get_config(["--env-id", "HalfCheetah-v5"])
+def test_halfcheetah_preset_is_rl_zoos_and_builds_when_mujoco_is_installed():
+    config = parse_config(train.Config, ["--env-id", "HalfCheetah-v5"], presets=train.preset_defaults)
     assert (config.total_steps, config.learning_rate, config.learning_starts, config.tau, config.hidden) == \
         (1_000_000, 3e-4, 10_000, 0.005, [256, 256])
     try:
         import mujoco  # noqa: F401  (optional: pip install "gymnasium[mujoco]")
     except ImportError:
-        line = error_line(capsys, train.main, ["--env-id", "HalfCheetah-v5", "--log-dir", str(tmp_path / "logs"),
-                                               "--save-dir", str(tmp_path / "m")])
-        assert "needs an extra package" in line
+        with pytest.raises(UserError, match="needs an extra package"):
+            train.get_config(["--env-id", "HalfCheetah-v5"])
         return
     env = train.make_env(config)
     assert env.observation_space.shape == (17,) and env.action_space.shape == (6,)
@@ -103,24 +106,6 @@ def error_line(capsys, main, argv):
     return lines[0]
 
 
-@pytest.mark.parametrize("args,words", [
-    (["--env-id", "NoSuchEnv-v0"], ["unknown environment", "NoSuchEnv-v0"]),
-    (["--env-id", "CartPole-v1"], ["discrete actions", "part2_dqn", "part3_reinforce", "part4_actor_critic"]),
-    (["--env-id", "CarRacing-v3"], ["flat Box observation"]),
-    (["--tau", "0"], ["--tau"]),
-    (["--target-entropy", "high"], ["--target-entropy"]),
-    (["--alpha", "0", "--no-autotune"], ["--alpha must be positive"]),
-    (["--learning-starts", "-1"], ["--learning-starts"]),
-    (["--gamma", "1.5"], ["--gamma"]),
-    (["--batch-size", "0"], ["must be positive"]),
-    (["--hidden", "64", "0"], ["must be positive"]),
-])
-def test_bad_input(capsys, tmp_path, args, words):
-    line = error_line(capsys, train.main, [*args, "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "m")])
-    for word in words:
-        assert word in line, line
-
-
 def test_unwritable_folders(capsys, tmp_path):
     (tmp_path / "a_file").write_text("")
     line = error_line(capsys, train.main, [*TINY, "--save-dir", str(tmp_path / "a_file" / "models")])
@@ -129,44 +114,19 @@ def test_unwritable_folders(capsys, tmp_path):
     assert "cannot write the log folder" in line
 
 
-def test_bad_model_files(capsys, tmp_path):
-    assert "no model file" in error_line(capsys, play.main, [str(tmp_path / "missing.pth")])
-    assert "--episodes and --gif-episodes must be positive" in error_line(
-        capsys, play.main, [str(REPO / "models" / "part5_sac" / "Pendulum-v1__sac.pth"), "--episodes", "0"])
-    (tmp_path / "garbage.pth").write_bytes(b"\x00not a checkpoint")
-    assert "not a readable checkpoint" in error_line(capsys, play.main, [str(tmp_path / "garbage.pth")])
-    torch.save({"part": "part2_dqn", "algo": "dqn", "state_dict": {}, "config": {}}, tmp_path / "p2.pth")
-    assert "not a part5_sac checkpoint" in error_line(capsys, play.main, [str(tmp_path / "p2.pth")])
-    # a real checkpoint whose config no longer matches its weights or its env
-    train.main([*TINY, "--total-steps", "100", "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "m")])
-    checkpoint = torch.load(tmp_path / "m" / "Pendulum-v1__sac__1.pth", weights_only=True)
-    checkpoint["config"]["hidden"] = [32, 32]
-    torch.save(checkpoint, tmp_path / "resized.pth")
-    assert "do not fit" in error_line(capsys, play.main, [str(tmp_path / "resized.pth")])
-    checkpoint["config"]["env_id"] = "LunarLanderContinuous-v3"
-    torch.save(checkpoint, tmp_path / "other_env.pth")
-    assert "was trained on 3 observations" in error_line(capsys, play.main, [str(tmp_path / "other_env.pth")])
-
-
-def test_errors_through_the_real_entry_point(run_script):
-    done = run_script("train.py", "--env-id", "MountainCar-v0", "--log-dir", "logs")
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
 def test_ctrl_c_or_sigterm_keeps_the_best_model(tmp_path, stop):
     """`kill` (SIGTERM) stops a run as Ctrl-C does: exit 130, no traceback, the best model whole."""
     process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), *TINY, "--total-steps", "10000000",
                                 "--eval-every", "150", "--log-dir", "logs", "--save-dir", "models"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    model = tmp_path / "models" / "Pendulum-v1__sac__1.pth"
     deadline = time.time() + 120
-    while not model.exists() and time.time() < deadline:
+    while not list((tmp_path / "models").glob("*.pth")) and time.time() < deadline:
         time.sleep(0.2)
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr
+    model, = (tmp_path / "models").glob("*.pth")
     assert "state_dict" in torch.load(model, weights_only=True)
     assert not list((tmp_path / "models").glob("*.tmp"))
 
@@ -190,22 +150,21 @@ def test_sigterm_in_any_script_exits_130_without_a_traceback(capsys):
 
 def test_an_interrupt_inside_the_writer_does_not_hang_train_py(tmp_path, monkeypatch):
     """A Ctrl-C (or SIGTERM) raised inside the SummaryWriter can leave its close() waiting forever (seen under
-    load: the process hung); train.py's interrupt path must give up on it (close_after_interrupt) and exit 130.
-    Red, as a hang caught by the join's timeout, if the interrupt path calls writer.close() itself."""
+    load: the process hung); train.py's interrupt path (Run.interrupted) must give up on it
+    (close_after_interrupt) and exit 130. Red, as a hang caught by the join's timeout, if it calls writer.close()."""
     import functools
     import threading
 
-    import train
-
-    class BrokenWriter(train.SummaryWriter):
+    class BrokenWriter(plumbing.SummaryWriter):
         def add_scalar(self, *args, **kwargs):
             raise KeyboardInterrupt  # the interrupt lands inside the writer ...
 
         def close(self):
             threading.Event().wait()  # ... and leaves its close() waiting forever
 
-    monkeypatch.setattr(train, "SummaryWriter", BrokenWriter)
-    monkeypatch.setattr(train, "close_after_interrupt", functools.partial(train.close_after_interrupt, seconds=0.2))
+    monkeypatch.setattr(plumbing, "SummaryWriter", BrokenWriter)
+    monkeypatch.setattr(plumbing, "close_after_interrupt", functools.partial(plumbing.close_after_interrupt,
+                                                                             seconds=0.2))
     outcome = {}
 
     def run():
