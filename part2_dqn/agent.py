@@ -12,10 +12,11 @@ can skip it.
     evaluate(env, episodes)   greedy episodes on a separate env, returns on the env's own reward scale
     train(env, ...)           alternate collect_rollouts and learn until the step budget is spent
 
-The options of issue 12 configure this one agent: `--dueling` and `--noisy` change the network
+The options configure this one agent: `--dueling` and `--noisy` change the network
 (networks.py), `--per` the memory (memory.py); here they only add a few marked lines: noise redrawn
 before every acting step and minibatch, epsilon at zero after the memory's warm-up (noisy), importance
-weights and priority updates (per), evaluation on the mean weights.
+weights and priority updates (per), evaluation on the mean weights. Saving the training state and
+continuing from it (train.py --checkpoint-every, --resume) is resume.py's.
 """
 import collections
 import copy
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from memory import load_memory_state, make_memory, memory_state
+from memory import make_memory
 from networks import make_network, reset_noise
 
 
@@ -242,8 +243,9 @@ class Agent:
         `on_log(step, episodes, loss, mean_q)` runs after every update round that finished episodes (at
         most every 1000 steps), `on_eval(step, train_seconds)` every `eval_every` steps and once more at
         the last step if that was not one of them: a run always ends with an evaluation of its final
-        policy, so even a run shorter than `eval_every` leaves a model. `on_checkpoint(step)` (train.py
-        saves the training state there) runs at the first episode end after every `checkpoint_every`
+        policy, so even a run shorter than `eval_every` leaves a model. An `on_eval` that returns True
+        ends the training there (train.py's --stop-at). `on_checkpoint(step)` (train.py saves the
+        training state there, resume.py) runs at the first episode end after every `checkpoint_every`
         steps. Returns the training seconds, evaluation and checkpoints excluded; a resumed agent
         continues from its `steps` and `train_seconds`.
         """
@@ -266,8 +268,8 @@ class Agent:
                 self.finished_episodes, next_log = [], self.steps + 1000
             if self.steps >= next_eval or self.steps >= c.total_steps:
                 self.train_seconds += time.perf_counter() - start
-                if on_eval is not None:
-                    on_eval(self.steps, self.train_seconds)
+                if on_eval is not None and on_eval(self.steps, self.train_seconds):
+                    return self.train_seconds
                 next_eval += c.eval_every
                 start = time.perf_counter()
             # a checkpoint only between episodes: no episode or n-step window is half in the memory then
@@ -279,33 +281,3 @@ class Agent:
                 start = time.perf_counter()
         self.train_seconds += time.perf_counter() - start
         return self.train_seconds
-
-    # ---------- the training state, for train.py --resume ----------
-
-    def training_state(self):
-        """Everything needed to continue this run: networks, optimizer, memory, counters, random streams.
-        Taken between episodes (Agent.train's on_checkpoint), so no transition is half stored."""
-        if self.pending or self.episode_length:
-            raise RuntimeError("the training state is taken between episodes only")
-        return dict(q_network=self.q_network.state_dict(), target_network=self.target_network.state_dict(),
-                    optimizer=self.optimizer.state_dict(), memory=memory_state(self.memory),
-                    steps=self.steps, gradient_steps=self.gradient_steps, epsilon=self.epsilon,
-                    train_seconds=self.train_seconds, rng=self.rng.getstate(), torch_rng=torch.get_rng_state(),
-                    noise_generator=None if self.noise_generator is None else self.noise_generator.get_state(),
-                    finished_episodes=[list(episode) for episode in self.finished_episodes])
-
-    def load_training_state(self, state):
-        """The inverse of `training_state`, into an agent built with the same config. The training env
-        starts a fresh episode (seeded by the step) on the next collect_rollouts."""
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_network.load_state_dict(state["target_network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        load_memory_state(self.memory, state["memory"])
-        self.steps, self.gradient_steps, self.epsilon = state["steps"], state["gradient_steps"], state["epsilon"]
-        self.train_seconds = state["train_seconds"]
-        self.rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        if self.noise_generator is not None:
-            self.noise_generator.set_state(state["noise_generator"])
-        self.finished_episodes = [tuple(episode) for episode in state["finished_episodes"]]
-        self.obs, self.pending, self.episode_return, self.episode_length = None, collections.deque(), 0.0, 0

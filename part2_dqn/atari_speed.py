@@ -22,7 +22,7 @@ import torch
 
 import train
 from memory import FrameReplayMemory
-from utils import run_main
+from plumbing import run_main
 
 PREFILL = 2_000
 

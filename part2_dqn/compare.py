@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 import train
-from utils import UserError, run_main
+from plumbing import UserError, run_main
 
 PLAIN = ["--no-double", "--n-steps", "1"]
 VARIANTS = {

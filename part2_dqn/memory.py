@@ -304,38 +304,3 @@ def make_memory(config, obs_shape, device="cpu"):
         return PrioritizedReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=device,
                                        alpha=config.per_alpha, eps=config.per_eps)
     return ReplayMemory(config.buffer_size, obs_shape, seed=config.seed, device=device)
-
-
-# ---------- saving and restoring a memory (train.py --resume) ----------
-
-def memory_state(memory):
-    """Everything a memory holds, as plain data torch.save writes and `torch.load(weights_only=True)` reads:
-    arrays as tensors sharing their memory (no copy of 0.7 GB of Atari frames), random generators as their
-    states, the sum tree as its own such dict."""
-    state = {}
-    for name, value in vars(memory).items():
-        if isinstance(value, np.ndarray):
-            state[name] = torch.from_numpy(value)
-        elif isinstance(value, np.random.Generator):
-            state[name] = value.bit_generator.state
-        elif isinstance(value, SumTree):
-            state[name] = memory_state(value)
-        elif isinstance(value, (int, float, np.generic)):
-            state[name] = value.item() if isinstance(value, np.generic) else value
-    return state
-
-
-def load_memory_state(memory, state):
-    """Put `memory_state`'s output back into a memory built with the same config (arrays filled in place)."""
-    for name, saved in state.items():
-        value = getattr(memory, name)
-        if isinstance(value, np.ndarray):
-            if tuple(saved.shape) != value.shape:
-                raise ValueError(f"memory field {name}: saved shape {tuple(saved.shape)}, this memory {value.shape}")
-            value[...] = saved.numpy()
-        elif isinstance(value, np.random.Generator):
-            value.bit_generator.state = saved
-        elif isinstance(value, SumTree):
-            load_memory_state(value, saved)
-        else:
-            setattr(memory, name, saved)

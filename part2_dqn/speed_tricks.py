@@ -29,7 +29,7 @@ import torch.nn.functional as F
 import train
 from agent import Agent, td_target
 from fast import FastAgent, FusedAdamW, NumpyQNetwork, clip_grad_norm, sample_round
-from utils import run_main
+from plumbing import run_main
 
 PREFILL_STEPS = 5_000  # env steps in the shared starting memory (epsilon has decayed to its end by then)
 

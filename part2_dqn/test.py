@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from plumbing import UserError, gif_path, load_checkpoint, run_main
 from train import ALGO, Config, make_agent, make_env
-from utils import UserError, load_checkpoint, run_main
 
 
 def rebuild(path, render_mode=None, device="cpu"):
@@ -106,10 +106,12 @@ def main(argv=None):
     parser.add_argument("--plot", metavar="PATH", help="Pendulum: plot the pole angle over time")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.gif_episodes < 1 or args.gif_frames < 1:
-        raise UserError("--episodes, --gif-episodes and --gif-frames must be positive")
+    for name in ("episodes", "gif_episodes", "gif_frames"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
+    gif = gif_path(args.gif) if args.gif else None  # a bad name fails now, not after the episodes
     torch.set_num_threads(1)
     quiet_sdl(human=bool(args.render))
     agent, env, checkpoint = rebuild(args.model, "human" if args.render else None)
@@ -119,7 +121,7 @@ def main(argv=None):
     if not args.json:
         print(f"{env_id} ({network}): playing {args.episodes} greedy episodes", flush=True)
     mean, std = agent.evaluate(env, args.episodes, seed=args.seed)
-    if args.gif:  # the first episodes again (the same seed), this time drawn: rendering is the slow part
+    if gif:  # the first episodes again (the same seed), this time drawn: rendering is the slow part
         gif_env = make_env(agent.config, render_mode="rgb_array")
         frames = []
 
@@ -130,7 +132,7 @@ def main(argv=None):
         agent.evaluate(gif_env, min(args.gif_episodes, args.episodes), seed=args.seed, on_frame=grab)
         # Atari: one agent step is 4 frames of the 60 Hz console, so 15 steps make a second of the game
         fps = 15 if agent.config.network == "cnn" else gif_env.metadata.get("render_fps", 30)
-        save_gif(frames, args.gif, fps=fps)
+        save_gif(frames, gif, fps=fps)
         gif_env.close()
     if args.plot:
         if env_id.startswith("Pendulum"):

@@ -9,12 +9,13 @@ are passed on as float vectors (`FloatObservation`). An Atari game (`ALE/Pong-v5
 gymnasium's own Atari wrappers (`make_atari_env`): the observation is then a stack of 4 grayscale 84x84
 uint8 frames.
 """
+import importlib.util
 import math
 
 import gymnasium as gym
 import numpy as np
 
-from utils import UserError
+from plumbing import UserError, env_spec
 
 PENDULUM_MIN_REWARD = -(math.pi**2 + 0.1 * 8.0**2 + 0.001 * 2.0**2)  # -16.2736: theta=pi, full speed, full torque
 
@@ -152,26 +153,26 @@ class ClipRewardSign(gym.RewardWrapper):
 HISTORY_FRAMES = 4  # an Atari observation is the last 4 frames: one frame shows where the ball is, not where it goes
 
 
-def atari_spec(env_id):
-    """gymnasium's spec of `env_id` if it is an Atari game (the ALE registers its ids when imported), else None."""
+def find_spec(env_id):
+    """gymnasium's spec of `env_id`, or a UserError naming it (plumbing.env_spec, which has the ALE register its
+    games for an `ALE/...` id). The ALE's older ids (`PongNoFrameskip-v4`) exist only once it has too: an id
+    gymnasium does not know is looked up again after that."""
     try:
-        spec = gym.spec(env_id)
-    except gym.error.Error:
-        try:
-            import ale_py  # registers ALE/Pong-v5, PongNoFrameskip-v4, ... with gymnasium
-        except ImportError:
-            return None
+        return env_spec(env_id, images=True)
+    except UserError:
+        if importlib.util.find_spec("ale_py") is None:
+            raise
+        import ale_py
         gym.register_envs(ale_py)
-        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every env made
-        try:
-            spec = gym.spec(env_id)
-        except gym.error.Error:
-            return None
-    return spec if str(spec.entry_point).startswith("ale_py") else None
+        return env_spec(env_id, images=True)
 
 
 def is_atari(env_id):
-    return atari_spec(env_id) is not None
+    """Whether `env_id` is an Atari game (False for an id gymnasium does not know: make_env says so)."""
+    try:
+        return str(find_spec(env_id).entry_point).startswith("ale_py")
+    except UserError:
+        return False
 
 
 def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, render_mode=None):
@@ -190,12 +191,13 @@ def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, 
     deterministic emulator of the published DQN results). `max_episode_steps` > 0 cuts episodes after
     that many agent steps (each 4 frames).
     """
-    spec = atari_spec(env_id)
+    import ale_py
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every env made
     kwargs = dict(frameskip=1)
     if repeat_action_probability >= 0:
         kwargs["repeat_action_probability"] = repeat_action_probability
     try:
-        env = gym.make(spec.id, render_mode=render_mode, **kwargs)
+        env = gym.make(find_spec(env_id).id, render_mode=render_mode, **kwargs)
     except gym.error.Error as e:
         raise UserError(f"cannot create {env_id!r}: {e}") from None
     env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
@@ -216,10 +218,7 @@ def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history
         if history > 0:
             raise UserError(f"{env_id!r} is an Atari game: use --network cnn (it sees a stack of frames), not lstm")
         return make_atari_env(env_id, repeat_action_probability, max_episode_steps, render_mode)
-    try:
-        gym.spec(env_id)
-    except gym.error.Error as e:
-        raise UserError(f"unknown environment {env_id!r} ({e})") from None
+    find_spec(env_id)  # an unknown id: one line
     kwargs = {"max_episode_steps": max_episode_steps} if max_episode_steps > 0 else {}
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
@@ -228,6 +227,8 @@ def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history
     except gym.error.Error as e:
         raise UserError(f"cannot create {env_id!r}: {e}") from None
     if isinstance(env.action_space, gym.spaces.Box):
+        if env.action_space.shape != (1,):
+            raise UserError(continuous_actions_advice(env_id, env.action_space))
         if discrete_actions <= 0:
             raise UserError(f"{env_id!r} has continuous actions {env.action_space}; DQN needs a discrete set: "
                             "pass --discrete-actions N (odd) to discretize them")
@@ -243,3 +244,14 @@ def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history
     if history > 0:
         env = HistoryWrapper(env, history)
     return env
+
+
+def continuous_actions_advice(env_id, action_space):
+    """What to do with an env of several continuous actions, which DQN cannot learn: its discrete version if
+    gymnasium has one (LunarLanderContinuous-v3 -> LunarLander-v3), else Part 5's SAC."""
+    twin, instead = env_id.replace("Continuous", ""), ""
+    if twin != env_id and twin in gym.registry:
+        instead = f"train {twin!r}, its discrete version, or "
+    return (f"{env_id!r} has {int(np.prod(action_space.shape))} continuous actions {action_space}; DQN needs a discrete set, "
+            f"and --discrete-actions discretizes one action only (a torque like Pendulum's): {instead}learn the "
+            f"continuous actions with Part 5's SAC (python part5_sac/train.py --env-id {env_id})")

@@ -1,4 +1,4 @@
-"""Pong from pixels (issue 13): the Atari env, frames stored once, the CNN, and the agent on frames.
+"""Pong from pixels: the Atari env, frames stored once, the CNN, and the agent on frames.
 
 No Pong training here: the real env is run for a few steps, everything else on a tiny synthetic image
 env whose frames say which episode and step they come from.
@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 import torch
 
+import plumbing
 import train
 from agent import Agent
 from fast import FastAgent
 from memory import FrameReplayMemory, PrioritizedFrameReplayMemory, ReplayMemory, make_memory
 from networks import CNNQNetwork, NoisyLinear
-from utils import UserError
+from plumbing import UserError
+from resume import agent_state, load_agent_state
 from wrappers import ClipRewardSign, make_env
 
 SIZE = 36  # the smallest square image both CNNs take (8x8 stride 4, 4x4 stride 2, 3x3)
@@ -358,7 +360,7 @@ def test_test_py_plays_an_atari_checkpoint_and_writes_a_gif(tmp_path, capsys):
     config = train.get_config(["--env-id", "ALE/Pong-v5", "--buffer-size", "32", "--max-episode-steps", "20"])
     env, _, agent = train.build(config)
     path = tmp_path / "pong.pth"
-    train.save_checkpoint(path, {"part": "part2_dqn", "algo": "dqn", "state_dict": agent.q_network.state_dict(),
+    plumbing.save_checkpoint(path, {"part": "part2_dqn", "algo": "dqn", "state_dict": agent.q_network.state_dict(),
                                  "config": dataclasses.asdict(config), "obs_shape": list(env.observation_space.shape),
                                  "n_actions": int(env.action_space.n), "eval_return": 0.0, "step": 0})
     gif = tmp_path / "pong.gif"
@@ -387,7 +389,7 @@ def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp
                                "--buffer-size", "32", "--seed", "3"])
     env, _, agent = train.build(config)
     path = tmp_path / "pong.pth"
-    train.save_checkpoint(path, {"part": "part2_dqn", "algo": "dqn", "state_dict": agent.q_network.state_dict(),
+    plumbing.save_checkpoint(path, {"part": "part2_dqn", "algo": "dqn", "state_dict": agent.q_network.state_dict(),
                                  "config": dataclasses.asdict(config), "obs_shape": list(env.observation_space.shape),
                                  "n_actions": int(env.action_space.n), "eval_return": 0.0, "step": 0})
     played, played_env, _ = test_script.rebuild(path)
@@ -406,18 +408,20 @@ def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp
 
 def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_path, capsys):
     """Through train.main with a tiny budget: the frame memory and the CNN in use, the model saved as
-    ALE-Pong-v5__dqn_cnn__1.pth (the id's '/' would make a folder), and a checkpoint test.py rebuilds."""
+    ALE-Pong-v5__dqn_cnn__1__{time}.pth, named like its run (the id's '/' would make a folder), and a
+    checkpoint test.py rebuilds."""
     import test as test_script
 
     train.main(["--env-id", "ALE/Pong-v5", "--total-steps", "120", "--learning-starts", "60", "--batch-size", "8",
                 "--buffer-size", "200", "--eval-every", "120", "--eval-episodes", "1", "--max-episode-steps", "30",
                 "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
-    assert "model saved to" in capsys.readouterr().out
-    assert [p.name for p in (tmp_path / "models").iterdir()] == ["ALE-Pong-v5__dqn_cnn__1.pth"]
     (run_dir,) = (tmp_path / "logs").iterdir()
     assert run_dir.name.startswith("ALE-Pong-v5__dqn_cnn__1__")
+    model = tmp_path / "models" / f"{run_dir.name}.pth"
+    assert f"model saved to {model}" in capsys.readouterr().out
+    assert list((tmp_path / "models").iterdir()) == [model]
     assert (run_dir / "evaluations.csv").read_text().splitlines()[1].startswith("120,")
-    agent, env, checkpoint = test_script.rebuild(tmp_path / "models" / "ALE-Pong-v5__dqn_cnn__1.pth")
+    agent, env, checkpoint = test_script.rebuild(model)
     assert checkpoint["config"]["convolutions"] == "small" and checkpoint["obs_shape"] == [4, 84, 84]
     assert isinstance(agent.q_network, CNNQNetwork) and isinstance(agent.memory, FrameReplayMemory)
 
@@ -431,9 +435,9 @@ def test_an_atari_agent_resumed_from_its_training_state_samples_and_learns_as_th
     while original.episode_length:
         original.collect_rollouts(env, 1)
     original.learn(2)
-    torch.save(original.training_state(), tmp_path / "state.pth")
+    torch.save(agent_state(original), tmp_path / "state.pth")
     restored = image_agent(FastAgent, per=per, n_steps=3, buffer_size=60, seed=5)
-    restored.load_training_state(torch.load(tmp_path / "state.pth", weights_only=True))
+    load_agent_state(restored, torch.load(tmp_path / "state.pth", weights_only=True))
     indices = original.memory.sample_indices(8)
     assert np.array_equal(indices, restored.memory.sample_indices(8))
     for a, b in zip(original.memory.gather(indices), restored.memory.gather(indices)):

@@ -1,4 +1,4 @@
-"""Issue 12's options, by hand and at the call site: the sum tree and prioritized replay (--per), the
+"""The options, by hand and at the call site: the sum tree and prioritized replay (--per), the
 dueling head (--dueling), Noisy Nets (--noisy).
 
     the sum tree's totals and prefix-sum lookups; updates; sampling frequencies proportional to priority

@@ -137,7 +137,7 @@ def test_fused_adamw_matches_torch_optim_adamw():
     dict(double=True, dueling=True, noisy=True, per=True, n_steps=3, tau=0.5, target_update_interval=4),
 ], ids=["dueling", "per-3step", "noisy-double", "rainbow"])
 def test_fast_agent_reaches_the_textbook_weights_with_each_option(changes):
-    """Issue 12's options: the same weights, priorities and noise as the textbook (fast.py says which
+    """The options: the same weights, priorities and noise as the textbook (fast.py says which
     tricks each option keeps)."""
     textbook, fast = agent_pair(**changes)
     for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts"):

@@ -1,4 +1,4 @@
-"""Issue 12's options outside the agent: the --rainbow preset, checkpoints that record the options and
+"""The options outside the agent: the --rainbow preset, checkpoints that record the options and
 rebuild the right network from the file alone (old ones still load), and one-hot observations."""
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import test as test_py
 import train
 from memory import PrioritizedReplayMemory
 from networks import LSTMQNetwork, NoisyLinear, QNetwork
-from utils import UserError
+from plumbing import UserError
 from wrappers import FloatObservation, make_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,8 @@ def test_checkpoint_records_the_options_and_test_py_rebuilds_them(tmp_path, netw
     train.main(["--rainbow", "--network", network, "--total-steps", "300", "--eval-every", "300",
                 "--eval-episodes", "1", "--learning-starts", "100", "--batch-size", "16", "--max-episode-steps", "50",
                 "--hidden", "16", "16", "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path)])
-    path = tmp_path / f"Pendulum-v1__dqn_{network}_dueling_noisy_per__1.pth"
+    (path,) = tmp_path.glob("*.pth")
+    assert path.name.startswith(f"Pendulum-v1__dqn_{network}_dueling_noisy_per__1__")  # named like its run
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     assert {k: checkpoint["config"][k] for k in ("dueling", "noisy", "per", "n_steps", "rainbow")} == \
         dict(dueling=True, noisy=True, per=True, n_steps=3, rainbow=True)

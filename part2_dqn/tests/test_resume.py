@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+import plumbing
 import train
 from agent import Agent
 from fast import FastAgent
-from memory import load_memory_state, make_memory, memory_state
-from utils import UserError
+from memory import make_memory
+from plumbing import UserError
+from resume import agent_state, load_agent_state, load_memory_state, memory_state
 
 
 def cartpole_config(**changes):
@@ -73,11 +75,11 @@ def test_an_agent_loaded_from_its_training_state_learns_exactly_as_the_original(
     run_to_episode_end(original, env, 300)
     original.learn(5)
     original.train_seconds = 12.5
-    torch.save(original.training_state(), tmp_path / "state.pth")
+    torch.save(agent_state(original), tmp_path / "state.pth")
 
     torch.manual_seed(123)  # another initialisation: the state must overwrite all of it
     restored = agent_class(dataclasses.replace(config, seed=7), (4,), 2)
-    restored.load_training_state(torch.load(tmp_path / "state.pth", weights_only=True))
+    load_agent_state(restored, torch.load(tmp_path / "state.pth", weights_only=True))
     for name in ("steps", "gradient_steps", "epsilon", "train_seconds", "finished_episodes"):
         assert getattr(restored, name) == getattr(original, name), name
     assert restored.obs is None and not restored.pending and restored.episode_length == 0
@@ -97,7 +99,7 @@ def test_the_training_state_is_taken_between_episodes_only():
     agent.collect_rollouts(env, 3)  # the first CartPole episode lasts longer than 3 steps
     assert agent.episode_length == 3
     with pytest.raises(RuntimeError, match="between episodes"):
-        agent.training_state()
+        agent_state(agent)
 
 
 def read_rows(run_dir):
@@ -123,13 +125,14 @@ def test_an_interrupted_run_resumes_from_its_state_and_reads_as_one_run(tmp_path
     run_dir = next((tmp_path / "logs").iterdir())
     message = capsys.readouterr().err
     assert f"--resume {run_dir}" in message
-    state = torch.load(run_dir / train.STATE_FILE, weights_only=True)
+    state = torch.load(run_dir / plumbing.STATE_FILE, weights_only=True)
     saved_step = state["agent"]["steps"]
     assert 2_000 <= saved_step < 2_600 and f"state of step {saved_step:,} is saved" in message
     assert [row["step"] for row in read_rows(run_dir)] == ["1000", "2000"]
 
     # A later best model would belong to the lost stretch: the resumed run puts back the saved past's best.
-    model = tmp_path / "models" / "CartPole-v1__dqn_mlp__1.pth"
+    model = tmp_path / "models" / f"{run_dir.name}.pth"  # the run's own model, named like its run
+    assert model.is_file() and state["model"] == str(model.resolve())
     model.write_bytes(b"a model from the lost stretch")
     monkeypatch.setattr(FastAgent, "learn", learn)
     monkeypatch.setattr(FastAgent, "evaluate", lambda self, env, episodes, **kw: (-1.0, 0.0))  # no new best
@@ -140,8 +143,11 @@ def test_an_interrupted_run_resumes_from_its_state_and_reads_as_one_run(tmp_path
     assert float(read_rows(run_dir)[-1]["train_seconds"]) > state["agent"]["train_seconds"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 3000 and summary["resumed_at"] == [saved_step]
-    assert not (run_dir / train.STATE_FILE).exists()  # complete: nothing left to resume
+    # the run's speed: all its steps over all its training seconds (which carry over the resume)
+    assert summary["steps_per_second"] == pytest.approx(3000 / summary["train_seconds"], rel=1e-3)
+    assert not (run_dir / plumbing.STATE_FILE).exists()  # complete: nothing left to resume
     assert len(list((tmp_path / "logs").iterdir())) == 1  # the same run folder, not a second one
+    assert list((tmp_path / "models").iterdir()) == [model]  # and the same model file
 
 
 def test_resume_errors_are_one_line(tmp_path):
@@ -149,8 +155,8 @@ def test_resume_errors_are_one_line(tmp_path):
         train.main(["--resume", str(tmp_path)])
     with pytest.raises(UserError, match="no other flag"):
         train.main(["--resume", str(tmp_path), "--seed", "3"])
-    (tmp_path / train.STATE_FILE).write_bytes(b"not a state")
-    with pytest.raises(UserError, match="not a readable training state"):
+    (tmp_path / plumbing.STATE_FILE).write_bytes(b"not a state")
+    with pytest.raises(UserError, match="not a readable part2_dqn training state"):
         train.main(["--resume", str(tmp_path)])
 
 

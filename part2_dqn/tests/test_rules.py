@@ -20,6 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import plumbing
 import train
 from agent import Agent
 from fast import FastAgent
@@ -271,9 +272,11 @@ FLAGS = ["--total-steps", "300", "--eval-every", "100", "--eval-episodes", "1", 
 
 
 def run_main(tmp_path, fast, *flags):
+    """train.main with FLAGS; returns (the run's model file, named like its run folder, and that folder)."""
     train.main([*FLAGS, *flags, "--fast" if fast else "--no-fast", "--log-dir", str(tmp_path / "logs"),
                 "--save-dir", str(tmp_path / "models")])
-    return tmp_path / "models" / "Pendulum-v1__dqn_mlp__1.pth", next((tmp_path / "logs").iterdir())
+    run_dir = next((tmp_path / "logs").iterdir())
+    return tmp_path / "models" / f"{run_dir.name}.pth", run_dir
 
 
 def scripted_evaluations(monkeypatch, means):
@@ -293,7 +296,9 @@ def test_the_best_model_is_kept_not_the_last(monkeypatch, tmp_path, capsys, fast
 
 @pytest.mark.parametrize("fast", [False, True])
 def test_the_closing_line_never_claims_a_model_it_did_not_save(monkeypatch, tmp_path, capsys, fast):
-    scripted_evaluations(monkeypatch, [float("nan")] * 3)  # no evaluation gives a finite return
+    """The closing line and summary.json name a model only if its file is there: here no save writes one."""
+    scripted_evaluations(monkeypatch, [10.0, 50.0, 20.0])
+    monkeypatch.setattr(plumbing, "save_checkpoint", lambda path, checkpoint: None)  # a save that wrote nothing
     model, run_dir = run_main(tmp_path, fast)
     out = capsys.readouterr().out
     assert not model.exists()

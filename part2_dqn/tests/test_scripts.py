@@ -1,4 +1,4 @@
-"""Smoke tests of train.py and test.py through a subprocess, and the bad-input contract."""
+"""Smoke tests of train.py and test.py through a subprocess (bad input: test_bad_input.py)."""
 import importlib.util
 import json
 import os
@@ -36,13 +36,14 @@ def test_train_then_test(run_script, tmp_path, network):
             "eval/mean_return", "charts/steps_per_second"} <= set(events.Tags()["scalars"])
     assert len((run_dir / "evaluations.csv").read_text().splitlines()) == 3
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 1200
-    # output piped, not a terminal: no bar, but plain progress lines
-    lines = [line for line in done.stdout.splitlines() if line.startswith("step ")]
+    # output piped, not a terminal: no bar, but plain progress lines ("1,200/1,200 steps (3 s) | ...")
+    lines = [line for line in done.stdout.splitlines() if re.match(r"[0-9,]+/1,200 steps \(", line)]
     assert len(lines) >= 2 and "steps/s" in lines[-1] and "best eval" in lines[-1], done.stdout
-    steps = [int(line.split()[1].split("/")[0].replace(",", "")) for line in lines]
+    steps = [int(line.split("/")[0].replace(",", "")) for line in lines]
     assert steps == sorted(steps) and steps[-1] >= 1_000
 
-    model = tmp_path / "models" / f"Pendulum-v1__dqn_{network}__1.pth"
+    model = tmp_path / "models" / f"{run_dir.name}.pth"  # named like its run
+    assert f"model saved to {Path('models') / model.name}" in done.stdout
     checkpoint = torch.load(model, weights_only=True)
     assert checkpoint["config"]["network"] == network and checkpoint["n_actions"] == 11
     headless = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
@@ -75,10 +76,10 @@ def test_short_run_leaves_a_model_test_py_loads(run_script, tmp_path):
                       "--learning-starts", "100", "--batch-size", "32", "--max-episode-steps", "50",
                       "--log-dir", "logs", "--save-dir", "out")
     assert done.returncode == 0, done.stderr
-    model = tmp_path / "out" / "Pendulum-v1__dqn_mlp__1.pth"
+    run_dir = single_run(tmp_path / "logs")
+    model = tmp_path / "out" / f"{run_dir.name}.pth"
     assert f"model saved to {Path('out') / model.name}" in done.stdout, done.stdout
     assert torch.load(model, weights_only=True)["step"] == 300
-    run_dir = single_run(tmp_path / "logs")
     assert (run_dir / "evaluations.csv").read_text().splitlines()[1].startswith("300,")
     assert json.loads((run_dir / "summary.json").read_text())["model"] == str(Path("out") / model.name)
     played = run_script("test.py", model, "--episodes", "1", "--json")
@@ -140,72 +141,6 @@ def test_preset_applies_and_help_shows_it(run_script):
     assert pendulum["--total-steps"] == "60000" and pendulum["--discrete-actions"] == "11"
 
 
-def assert_clean_error(done, *words):
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-
-
-@pytest.fixture
-def run_in_process(capsys, monkeypatch, tmp_path):
-    """Like run_script, but calls the script's main() through run_main in this process (no start-up cost)."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(script, *args):
-        spec = importlib.util.spec_from_file_location(f"part2_{script[:-3]}_script", PART_DIR / script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        with pytest.raises(SystemExit) as exit:
-            module.run_main(lambda: module.main([str(a) for a in args]))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, exit.value.code, out, err)
-
-    return run
-
-
-def test_bad_input_in_a_real_process(run_script):
-    assert_clean_error(run_script("train.py", "--env-id", "NoSuchEnv-v0", "--log-dir", "logs"),
-                       "unknown environment", "NoSuchEnv-v0")
-
-
-@pytest.mark.parametrize("args,words", [
-    (["--env-id", "MountainCarContinuous-v0"], ["continuous actions", "--discrete-actions"]),
-    (["--discrete-actions", "0"], ["continuous actions", "--discrete-actions"]),
-    (["--env-id", "Blackjack-v1"], ["flat Box"]),  # a Tuple observation (FrozenLake-v1 now trains: one-hot)
-    (["--network", "transformer"], ["mlp or lstm"]),
-    (["--discrete-actions", "10"], ["odd"]),
-])
-def test_bad_input(run_in_process, args, words):
-    assert_clean_error(run_in_process("train.py", *args, "--log-dir", "logs"), *words)
-
-
-def test_bad_model_files(run_in_process, tmp_path):
-    assert_clean_error(run_in_process("test.py", "missing.pth"), "no model file")
-    (tmp_path / "garbage.pth").write_bytes(b"\x00not a checkpoint")
-    assert_clean_error(run_in_process("test.py", "garbage.pth"), "not a readable checkpoint")
-    torch.save({"part": "part1_tabular_q", "algo": "q_table", "table": torch.zeros(16, 4), "config": {}}, tmp_path / "p1.pth")
-    assert_clean_error(run_in_process("test.py", "p1.pth"), "not a part2_dqn checkpoint", "part1_tabular_q")
-
-    # a checkpoint whose weights belong to another network than its config says
-    checkpoint = torch.load(PART_DIR.parent / "models" / "part2_dqn" / "Pendulum-v1__dqn_mlp.pth", weights_only=True)
-    checkpoint["config"]["network"] = "lstm"
-    torch.save(checkpoint, tmp_path / "lstm_claims.pth")
-    assert_clean_error(run_in_process("test.py", "lstm_claims.pth"), "trained on observations")
-    checkpoint["config"]["network"] = "mlp"
-    checkpoint["config"]["hidden"] = [32, 32]
-    torch.save(checkpoint, tmp_path / "resized.pth")
-    assert_clean_error(run_in_process("test.py", "resized.pth"), "do not fit")
-
-
-def test_unwritable_folders(run_in_process, tmp_path):
-    (tmp_path / "a_file").write_text("")
-    assert_clean_error(run_in_process("train.py", *TINY, "--save-dir", "a_file/models"), "cannot write the model folder")
-    assert_clean_error(run_in_process("train.py", *TINY, "--log-dir", "a_file/logs"), "cannot write the log folder")
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
 def test_ctrl_c_or_sigterm_exits_130_and_leaves_the_saved_model_intact(tmp_path, stop):
     """Ctrl-C (or `kill`, SIGTERM, handled the same way) after a save: exit 130, no traceback, a loadable
@@ -215,11 +150,13 @@ def test_ctrl_c_or_sigterm_exits_130_and_leaves_the_saved_model_intact(tmp_path,
                                 "--eval-every", "300", "--eval-episodes", "1", "--learning-starts", "100",
                                 "--max-episode-steps", "50", "--log-dir", "logs", "--save-dir", "models"],
                                cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    model = tmp_path / "models" / "Pendulum-v1__dqn_mlp__1.pth"
+    models = tmp_path / "models"
     deadline = time.time() + 120  # a loaded 2-core machine (the suite's other worker, other jobs) is slow to start
-    while not model.exists() and time.time() < deadline:
+    while not (models.is_dir() and list(models.glob("*.pth"))) and time.time() < deadline:
         time.sleep(0.2)
-    assert model.exists(), "no model saved within 120 s: the signal would arrive before there is one"
+    saved = list(models.glob("*.pth")) if models.is_dir() else []
+    assert saved, "no model saved within 120 s: the signal would arrive before there is one"
+    (model,) = saved
     time.sleep(1.0)
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
@@ -245,8 +182,8 @@ def test_ctrl_c_before_the_first_evaluation_says_no_model(tmp_path):
     code, stderr = interrupt([PART_DIR / "train.py", "--total-steps", "10000000", "--eval-every", "5000000",
                               "--log-dir", "logs", "--save-dir", "models"], tmp_path,
                              ready=lambda _: (tmp_path / "logs").exists() and any((tmp_path / "logs").iterdir()))
-    assert code == 130 and "Traceback" not in stderr and "saved no model" in stderr, stderr
-    assert not (tmp_path / "models" / "Pendulum-v1__dqn_mlp__1.pth").exists()
+    assert code == 130 and "Traceback" not in stderr and "no model saved" in stderr, stderr
+    assert not list((tmp_path / "models").glob("*.pth"))
 
 
 def test_ctrl_c_in_test_py_exits_130_without_traceback(tmp_path):
@@ -258,22 +195,24 @@ def test_ctrl_c_in_test_py_exits_130_without_traceback(tmp_path):
 
 def test_an_interrupt_inside_the_writer_does_not_hang_train_py(tmp_path, monkeypatch):
     """A Ctrl-C (or SIGTERM) raised inside the SummaryWriter can leave its close() waiting forever (seen under
-    load: the process hung); train.py's interrupt path must give up on it (close_after_interrupt) and exit 130.
+    load: the process hung); train.py's interrupt path (plumbing's Run.interrupted) must give up on it
+    (close_after_interrupt) and exit 130.
     Red, as a hang caught by the join's timeout, if the interrupt path calls writer.close() itself."""
     import functools
     import threading
 
+    import plumbing
     import train
 
-    class BrokenWriter(train.SummaryWriter):
+    class BrokenWriter(plumbing.SummaryWriter):
         def add_scalar(self, *args, **kwargs):
             raise KeyboardInterrupt  # the interrupt lands inside the writer ...
 
         def close(self):
             threading.Event().wait()  # ... and leaves its close() waiting forever
 
-    monkeypatch.setattr(train, "SummaryWriter", BrokenWriter)
-    monkeypatch.setattr(train, "close_after_interrupt", functools.partial(train.close_after_interrupt, seconds=0.2))
+    monkeypatch.setattr(plumbing, "SummaryWriter", BrokenWriter)
+    monkeypatch.setattr(plumbing, "close_after_interrupt", functools.partial(plumbing.close_after_interrupt, seconds=0.2))
     outcome = {}
 
     def run():
