@@ -153,11 +153,7 @@ def get_config(argv=None):
     env DQN cannot learn, is a UserError naming it."""
     argv = sys.argv[1:] if argv is None else list(argv)
     rainbow = "--rainbow" in argv  # the rainbow preset sits over the env's one, under the flags given
-
-    def presets(env_id, algo):  # `--env-id X --help` shows X's settings, and X as --env-id's default
-        return dict(env_id=env_id, **preset_defaults(env_id, rainbow))
-
-    config = parse_config(Config, argv, __doc__.split("\n")[0], presets)
+    config = parse_config(Config, argv, __doc__.split("\n")[0], lambda env_id, _: preset_defaults(env_id, rainbow))
     if config.resume:
         if len([a for a in argv if a.startswith("--")]) > 1:
             raise UserError("--resume continues a run with the settings it started with: give no other flag")
