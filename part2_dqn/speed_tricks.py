@@ -2,6 +2,7 @@
 
     python part2_dqn/speed_tricks.py                       # CartPole preset: half a minute to minutes (load)
     python part2_dqn/speed_tricks.py --rounds 4 --threads  # also FastAgent on two torch threads
+    python part2_dqn/speed_tricks.py --private-ops         # each private torch op against its public equivalent
 
 Every variant starts from the same seed (the same initial weights) and a copy of the same replay memory
 (5,000 CartPole steps collected by the textbook agent), with its own CartPole env seeded alike. Then the
@@ -14,6 +15,9 @@ Prints a markdown table: for each variant the median over rounds of (the textboo
 gradient step, for an env step of collection, and for the whole loop (env steps per second), with the
 range over rounds, then the absolute medians. At the end, the largest weight difference from the
 textbook after the warm-up turn: the variants compute the same updates, so it is float rounding.
+
+`--private-ops` measures instead what each private torch op fast.py could use buys over the public code that
+computes the same thing, on the preset's network and gradients, the two taking turns (see private_ops).
 """
 import argparse
 import copy
@@ -100,9 +104,8 @@ class LeanStep(Agent):
 
 
 class LeanStepPublic(LeanStep):
-    """Trick 4 on public torch API only: the same step with torch.optim.AdamW(fused=True) (which runs the
-    same kernel) and torch.nn.utils' get_total_norm / clip_grads_with_norm_ instead of the private
-    torch._fused_adamw_ and torch._foreach_norm / _foreach_mul_. What the private ops buy."""
+    """Trick 4 on public torch API only: the same step with torch.optim.AdamW(fused=True), which runs the same
+    kernel, instead of FusedAdamW's direct call of the private torch._fused_adamw_. What the private op buys."""
     set_learning_rate = Agent.set_learning_rate
 
     def __init__(self, config, *args, **kwargs):
@@ -114,11 +117,9 @@ class LeanStepPublic(LeanStep):
         q = self.q_network(obs).gather(1, actions).squeeze(1)
         loss = F.smooth_l1_loss(q, target)
         grads = torch.autograd.grad(loss, self.params)
+        clip_grad_norm(grads, self.config.max_grad_norm)
         for p, g in zip(self.params, grads):
             p.grad = g
-        norm = torch.nn.utils.get_total_norm(grads)
-        if norm > self.config.max_grad_norm:
-            torch.nn.utils.clip_grads_with_norm_(self.params, self.config.max_grad_norm, norm)
         self.optimizer.step()
         self.gradient_steps += 1
         if self.gradient_steps % self.config.target_update_interval == 0:
@@ -178,13 +179,107 @@ def turn(agent, env, config, training_rounds):
     return collect, learn
 
 
+def private_ops(config, start, rounds, calls=100):
+    """Each private torch op fast.py could use against the public code computing the same thing, on the CartPole
+    preset's network and the gradients of one of its minibatches, the jobs taking turns (`calls` calls each per
+    turn, `rounds` turns after a warm-up one):
+
+    - the AdamW update: torch._fused_adamw_, as FusedAdamW calls it, against torch.optim.AdamW(fused=True), which
+      runs the same kernel (its .grad fields set first);
+    - clipping: the gradients' joint norm and, over the limit, their rescaling: torch._foreach_norm and
+      torch._foreach_mul_ against one torch.linalg.vector_norm and one mul_ per tensor (and against
+      torch.nn.utils.get_total_norm + clip_grads_with_norm_); each half alone too;
+    - the whole gradient step they are part of, with each AdamW (FastAgent.gradient_step; LeanStepPublic's).
+    Times are CPU time of this process (`time.process_time`), so that the other programs on a shared machine
+    drop out of microsecond timings. Prints the median microseconds per call (range over the rounds) and, for
+    each public job, the median of its time over the private job's (range): what the private op buys."""
+    agents = {name: make_variant(agent_class, config, start)[0]
+              for name, agent_class in (("private", FastAgent), ("public", LeanStepPublic))}
+    obs, actions, rewards, next_obs, terminated, discounts = start.memory.sample(config.batch_size)
+    with torch.no_grad():
+        target = td_target(rewards, start.target_network(next_obs), terminated, discounts)
+    actions = actions.unsqueeze(1)
+    loss = F.smooth_l1_loss(start.q_network(obs).gather(1, actions).squeeze(1), target)
+    grads = [g.clone() for g in torch.autograd.grad(loss, list(start.q_network.parameters()))]
+    # one copy of the weights per optimizer, the same gradients; a tiny learning rate keeps the weights, and
+    # with them the cost of every call, what they are
+    private_params, public_params = ([p.detach().clone() for p in start.q_network.parameters()] for _ in range(2))
+    fused = FusedAdamW(private_params, lr=1e-9, weight_decay=config.weight_decay)
+    public = torch.optim.AdamW(public_params, lr=1e-9, weight_decay=config.weight_decay, fused=True)
+    scale = torch.ones(())  # a clipping factor max_norm / norm is a 0-d tensor; 1 leaves the gradients as they are
+
+    def public_adamw():
+        for p, g in zip(public_params, grads):
+            p.grad = g
+        public.step()
+
+    def private_norm():
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+    def public_norm():
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+    def private_rescale():
+        torch._foreach_mul_(grads, scale)
+
+    def public_rescale():
+        for g in grads:
+            g.mul_(scale)
+
+    # (what is measured, how; the first of each kind is the private one the others are compared with)
+    jobs = [
+        ("gradient step", "FastAgent.gradient_step, AdamW by torch._fused_adamw_",
+         lambda: agents["private"].gradient_step(obs, actions, target)),
+        ("gradient step", "the same with torch.optim.AdamW(fused=True), public",
+         lambda: agents["public"].gradient_step(obs, actions, target)),
+        ("AdamW update", "torch._fused_adamw_ (FusedAdamW.step)", lambda: fused.step(grads)),
+        ("AdamW update", "torch.optim.AdamW(fused=True), public", public_adamw),
+        ("clipping, over the limit", "torch._foreach_norm, torch._foreach_mul_", lambda: (private_norm(), private_rescale())),
+        ("clipping, over the limit", "one vector_norm, one mul_ per tensor, public", lambda: (public_norm(), public_rescale())),
+        ("clipping, over the limit", "get_total_norm, clip_grads_with_norm_, public", lambda: (
+            torch.nn.utils.clip_grads_with_norm_(public_params, 1.0, torch.nn.utils.get_total_norm(grads)))),
+        ("norm", "torch._foreach_norm", private_norm),
+        ("norm", "one torch.linalg.vector_norm per tensor, public", public_norm),
+        ("rescale", "torch._foreach_mul_", private_rescale),
+        ("rescale", "one mul_ per tensor, public", public_rescale),
+    ]
+    times = [[] for _ in jobs]
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for i, (_, _, job) in enumerate(jobs):
+            started = time.process_time()
+            for _ in range(calls):
+                job()
+            if round_ > 0:
+                times[i].append((time.process_time() - started) / calls * 1e6)
+
+    print(f"CartPole-v1 preset's network ({config.hidden}, {len(grads)} weight tensors), batch {config.batch_size}; "
+          f"{rounds} rounds of {calls} calls per job, taking turns in one process; {torch.get_num_threads()} torch "
+          f"thread, torch {torch.__version__}; load average (1 min) {os.getloadavg()[0]:.1f}\n")
+    print("| step | done by | CPU µs per call, median (range) | its time / the private one's, median (range) |")
+    print("|-|-|-|-|")
+    private = {}
+    for (kind, how, _), t in zip(jobs, times):
+        ratio = ""
+        if kind in private:
+            ratios = [mine / theirs for mine, theirs in zip(t, private[kind])]
+            ratio = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        else:
+            private[kind] = t
+        print(f"| {kind} | {how} | {statistics.median(t):.1f} ({min(t):.1f}-{max(t):.1f}) | {ratio} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10, help="turns each variant takes (after one warm-up turn)")
     parser.add_argument("--turn", type=int, default=2, help="training rounds (256 env steps + 128 gradient steps) per turn")
     parser.add_argument("--threads", action="store_true", help="add FastAgent on two torch threads")
+    parser.add_argument("--private-ops", action="store_true", help="only measure each private torch op against "
+                        "its public equivalent (see private_ops)")
     args = parser.parse_args()
     config = train.get_config(["--env-id", "CartPole-v1", "--torch-threads", "1"])
+    if args.private_ops:
+        torch.set_num_threads(1)
+        return private_ops(config, prefilled(config), args.rounds)
     variants = VARIANTS + ([("`FastAgent`, two torch threads", FastAgent, 2)] if args.threads else [])
 
     load_before = os.getloadavg()[0]

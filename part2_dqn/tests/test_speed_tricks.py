@@ -57,3 +57,35 @@ def test_every_variant_reaches_the_textbook_weights_by_its_own_code():
                if name not in ("lean update step (4)", "lean update step, public API only (4)",
                                "`FastAgent` (fast.py, all four)"))
     assert speed_tricks.VARIANTS[0][1] is Agent
+
+
+def test_every_private_torch_op_in_fast_py_has_its_measured_line_in_the_readme():
+    """fast.py calls a private torch function only with a README line saying what it buys, measured by
+    speed_tricks.py --private-ops (which measures each against its public equivalent)."""
+    import re
+    from pathlib import Path
+
+    part = Path(speed_tricks.__file__).resolve().parent
+    code = "\n".join(line.split("#")[0] for line in (part / "fast.py").read_text().splitlines())
+    called = set(re.findall(r"torch\.(_[a-z_]+)\(", code))
+    readme = (part / "README.md").read_text()
+    section = readme[readme.index("**Private torch ops.**"):readme.index("**With the options.**")]
+    bullets = [" ".join(item.split()) for item in re.findall(r"^- `torch\._.*?(?=\n\n|\n- )", section, re.S | re.M)]
+    assert called and {re.match(r"- `torch\.(_[a-z_]+)`", item).group(1) for item in bullets} == called
+    assert all(re.search(r"\d\.\d\dx \(\d\.\d\d-\d\.\d\d\)", item) for item in bullets)  # a measured ratio, its range
+    harness = (part / "speed_tricks.py").read_text()
+    assert all(f"torch.{op}" in harness for op in called)
+
+
+def test_private_ops_times_each_private_op_against_its_public_equivalent(capsys):
+    config = small_config()
+    speed_tricks.private_ops(config, speed_tricks.prefilled(config, steps=300), rounds=1, calls=2)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]  # after the header
+    kinds = {}
+    for row in rows:
+        kind, how, _, ratio, _ = [cell.strip() for cell in row.split("|")[1:]]
+        kinds.setdefault(kind, []).append((how, ratio))
+    assert set(kinds) == {"gradient step", "AdamW update", "clipping, over the limit", "norm", "rescale"}
+    for kind, jobs in kinds.items():
+        assert jobs[0][1] == "" and all(ratio.endswith(")") for _, ratio in jobs[1:]), kind  # vs the first
+        assert "public" not in jobs[0][0] and all("public" in how for how, _ in jobs[1:]), kind
