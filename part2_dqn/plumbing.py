@@ -122,7 +122,7 @@ def config_markdown(config):
 
 def env_spec(env_id, images=False):
     """gymnasium's spec of `env_id`, or a UserError. The Atari games register themselves when ale-py is
-    imported, so an `ALE/...` id is looked up after that import; a part whose networks take flat vectors
+    imported, so an `ALE/...` id is looked up after that import; a part that learns from flat vectors
     (`images=False`) refuses them before making one."""
     if env_id.startswith("ALE/"):
         try:
@@ -136,7 +136,7 @@ def env_spec(env_id, images=False):
         raise UserError(f"unknown environment {env_id!r} ({e})") from None
     if not images and str(spec.entry_point).startswith("ale_py"):
         raise UserError(f"{env_id!r} is an Atari game with image observations: this part learns from flat "
-                        "vectors of numbers (Part 2 learns Pong from pixels)")
+                        "vectors (Part 2 learns Pong from pixels)")
     return spec
 
 

@@ -10,7 +10,6 @@ model, logs) is plumbing.py's Run; this file is the agent's and the memory's sid
     agent_state(agent)                 the agent's training state, as plain data torch.save writes
     load_agent_state(agent, state)     the inverse, into an agent built with the same config
     continue_from(agent, eval_env, s)  a resumed run's agent and evaluation env, from a saved state
-    ResumableRun                       plumbing.Run, its speeds counted over the whole run
 """
 import collections
 
@@ -18,7 +17,6 @@ import numpy as np
 import torch
 
 from memory import SumTree
-from plumbing import Run
 
 
 def agent_state(agent):
@@ -56,24 +54,6 @@ def continue_from(agent, eval_env, state):
     its config; the evaluation env starts fresh episodes, not the run's first ones again."""
     load_agent_state(agent, state["agent"])
     eval_env.reset(seed=agent.config.seed + 10_000 + agent.steps)
-
-
-class ResumableRun(Run):
-    """plumbing.Run, whose speeds are the whole run's: the agent's training seconds carry over --resume (so
-    `evaluations.csv` reads as one run), and a resumed run's steps per second are all its steps over them;
-    plumbing.Run would divide the steps since the resume by them. Its live progress line still counts
-    this stretch's steps over this stretch's time, as plumbing.Run's does."""
-
-    def __init__(self, config, algo, resume=None):
-        super().__init__(config, algo, resume)
-        self.resumed_step, self.first_step = self.first_step, 0  # first_step: where the speeds count from
-
-    def progress(self, step):
-        self.first_step = self.resumed_step
-        try:
-            super().progress(step)
-        finally:
-            self.first_step = 0
 
 
 # ---------- a replay memory as plain data, and back ----------

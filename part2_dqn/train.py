@@ -19,9 +19,9 @@ import torch
 from agent import Agent
 from fast import FastAgent
 from networks import CONVOLUTIONS, mean_abs_sigma
-from plumbing import (AT_LEAST_ONE, FRACTION, NOT_NEGATIVE, PART, POSITIVE, REPO, Check, UserError, arg,
+from plumbing import (AT_LEAST_ONE, FRACTION, NOT_NEGATIVE, PART, POSITIVE, REPO, Check, Run, UserError, arg,
                       load_training_state, one_of, parse_config, pick_device, run_main, seed_everything)
-from resume import ResumableRun, agent_state, continue_from
+from resume import agent_state, continue_from
 from wrappers import is_atari, make_env as make_dqn_env
 
 ALGO = "dqn"
@@ -200,7 +200,7 @@ def main(argv=None):
     env, eval_env, agent = build(config, pick_device(config.device))
     if state is not None:
         continue_from(agent, eval_env, state)
-    run = ResumableRun(config, algo_name(config), resume=state)
+    run = Run(config, algo_name(config), resume=state)
 
     def on_log(step, episodes, loss, mean_q):
         run.log(step, {"charts/epsilon": agent.epsilon, "losses/td_loss": loss, "losses/q_values": mean_q})

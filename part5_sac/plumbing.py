@@ -100,7 +100,7 @@ def parse_config(config_class, argv=None, description=None, presets=None):
         for name in names:
             peek.add_argument(flag(name), default=parser.get_default(name))
         known = vars(peek.parse_known_args(argv)[0])
-        parser.set_defaults(**presets(known["env_id"], known.get("algo")))
+        parser.set_defaults(**{**known, **presets(known["env_id"], known.get("algo"))})  # `--help` shows them
     config = config_class(**vars(parser.parse_args(argv)))
     check_config(config)
     return config
@@ -122,7 +122,7 @@ def config_markdown(config):
 
 def env_spec(env_id, images=False):
     """gymnasium's spec of `env_id`, or a UserError. The Atari games register themselves when ale-py is
-    imported, so an `ALE/...` id is looked up after that import; a part whose networks take flat vectors
+    imported, so an `ALE/...` id is looked up after that import; a part that learns from flat vectors
     (`images=False`) refuses them before making one."""
     if env_id.startswith("ALE/"):
         try:
@@ -135,7 +135,7 @@ def env_spec(env_id, images=False):
     except gym.error.Error as e:
         raise UserError(f"unknown environment {env_id!r} ({e})") from None
     if not images and str(spec.entry_point).startswith("ale_py"):
-        raise UserError(f"{env_id!r} is an Atari game with image observations: this part's networks take flat "
+        raise UserError(f"{env_id!r} is an Atari game with image observations: this part learns from flat "
                         "vectors (Part 2 learns Pong from pixels)")
     return spec
 
@@ -173,8 +173,11 @@ def save_checkpoint(path, checkpoint):
     """Write atomically: a temporary file, then a rename, so Ctrl-C never leaves half a file behind."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # after an interrupted write; after the rename there is nothing left
 
 
 def load_checkpoint(path, algos):
@@ -295,13 +298,15 @@ class Run:
         self.progress(step)
 
     def evaluated(self, step, train_seconds, mean, std, checkpoint):
-        """Record a greedy evaluation; if it is this run's best, save `checkpoint()` (a dict) as its model."""
+        """Record a greedy evaluation; if it is this run's best, save `checkpoint()` (a dict) as its model.
+        `train_seconds`: all of the run's training so far (a resumed run's included), evaluations excluded."""
         self.log(step, {"eval/mean_return": mean, "eval/std_return": std,
-                        "charts/steps_per_second": (step - self.first_step) / max(train_seconds, 1e-9)})
+                        "charts/steps_per_second": step / max(train_seconds, 1e-9)})
         with open(self.evaluations, "a", newline="") as f:
             csv.writer(f).writerow([step, f"{train_seconds:.3f}", f"{mean:.4f}", f"{std:.4f}"])
         self.writer.flush()
-        if mean > self.best["eval_return"] or not self.best["saved"]:  # the best policy, not the last one
+        best = self.best["eval_return"]
+        if not self.best["saved"] or mean > best or np.isnan(best):  # the best policy, not the last one
             save_checkpoint(self.model, dict(checkpoint(), part=PART, eval_return=mean, eval_std=std, step=step))
             self.best.update(eval_return=mean, step=step, saved=True)  # only once the file is in place
         self.progress(step)
@@ -350,7 +355,7 @@ class Run:
         (self.dir / STATE_FILE).unlink(missing_ok=True)  # nothing left to resume
         saved = self.best["saved"] and self.model.is_file()
         summary = dict(steps=steps, train_seconds=round(train_seconds, 3),
-                       steps_per_second=round((steps - self.first_step) / max(train_seconds, 1e-9), 1),
+                       steps_per_second=round(steps / max(train_seconds, 1e-9), 1),
                        wall_seconds=round(self.wall_before + time.perf_counter() - self.started, 3),
                        resumed_at=self.resumed_at, best_eval=self.best["eval_return"], best_step=self.best["step"],
                        model=str(self.model) if saved else None, run_dir=str(self.dir), **extra)

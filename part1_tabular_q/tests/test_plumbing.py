@@ -154,3 +154,29 @@ def test_a_gif_path_must_be_a_gif_file(tmp_path):
     with pytest.raises(UserError, match="--gif takes a file name ending in .gif"):
         plumbing.gif_path(tmp_path)
     assert plumbing.gif_path(tmp_path / "a.gif") == tmp_path / "a.gif"
+
+
+def test_a_nan_evaluation_never_blocks_a_better_model(tmp_path):
+    run = toy_run(tmp_path)
+    evaluate(run, 10, float("nan"))     # a diverged first evaluation is saved (a run always leaves a model) ...
+    evaluate(run, 20, -5.0)             # ... and the first real score replaces it
+    assert torch.load(run.model, weights_only=True)["step"] == 20
+
+
+def test_an_interrupted_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def interrupted(obj, path):
+        Path(path).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plumbing.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plumbing.save_checkpoint(tmp_path / "m.pth", {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_shows_the_env_id_given_with_its_preset(capsys):
+    presets = lambda env_id, algo: {"learning_rate": 0.5} if env_id == "X-v0" else {}
+    with pytest.raises(SystemExit):
+        parse_config(Toy, ["--env-id", "X-v0", "--help"], presets=presets)
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default: X-v0)" in shown and "(default: 0.5)" in shown

@@ -53,7 +53,7 @@ def error_line(call, capsys):
     (["--baseline", "median"], "--baseline must be none or batch or value, got 'median'"),
     (["--device", "tpu"], "--device must be auto or cpu or cuda, got 'tpu'"),
     (["--env-id", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0' ("),
-    (["--env-id", "ALE/Pong-v5"], "'ALE/Pong-v5' is an Atari game with image observations: this part's networks take "
+    (["--env-id", "ALE/Pong-v5"], "'ALE/Pong-v5' is an Atari game with image observations: this part learns from "
                                   "flat vectors"),
     # envs this REINFORCE cannot handle, and why
     (["--env-id", "FrozenLake-v1"], "'FrozenLake-v1' has observations Discrete(16); this policy needs a flat Box (a vector)"),

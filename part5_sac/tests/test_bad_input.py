@@ -63,7 +63,7 @@ def test_an_atari_game_is_refused_for_its_image_observations():
     pytest.importorskip("ale_py")
     with pytest.raises(UserError) as error:
         train.get_config(["--env-id", "ALE/Pong-v5"])
-    says(error, "'ALE/Pong-v5' is an Atari game with image observations: this part's networks take flat vectors "
+    says(error, "'ALE/Pong-v5' is an Atari game with image observations: this part learns from flat vectors "
                 "(Part 2 learns Pong from pixels)")
 
 
