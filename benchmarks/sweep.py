@@ -7,7 +7,7 @@
 
 Every flag sweep.py does not know is passed to the script as it is (`--env-id CartPole-v1`, `--total-steps
 20000`). Each `--grid name=v1,v2,...` is one of the script's flags (`tau` or `--tau`) and its values; several
-grids are crossed. Each (setting, seed) runs as one Ray task through benchmarks/run.py's machinery (the
+grids are crossed. Each (setting, seed) runs as one Ray task through benchmarks/pool.py (the
 same commands as a benchmark job: train.py, then test.py on the best model; one torch thread and one CPU per
 task), on a local Ray by default or on `--ray-address`. Everything lands in `benchmarks/sweeps/<name>/`:
 `results/<setting>__seed<N>.json` (run.py's results format), `README.md` (the table) and `sweep.png` (the
@@ -23,11 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-import run
-from run import REPO, Job, UserError, curves_on_grid, fmt, load_results, plt
-from suites import SUITES
+import commands
+import paths
+import pool as ray_pool
+import provenance
+from commands import UserError
+from figures import curves_on_grid, plt, save_figure
+from results import load_results, number as fmt
+from suites import SUITES, Job
 
-SWEEPS = REPO / "benchmarks" / "sweeps"
+SWEEPS = paths.REPO / "benchmarks" / "sweeps"
 
 
 def parse_seeds(text):
@@ -63,7 +68,7 @@ def setting_name(setting):
 
 def check_flags(script, args, setting_flags):
     """Every swept flag is one the script takes (read from its --help, with the sweep's own arguments)."""
-    done = subprocess.run([sys.executable, script, *args, "--help"], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, script, *args, "--help"], cwd=paths.REPO, capture_output=True, text=True)
     if done.returncode != 0:
         raise UserError(f"{script} {' '.join(args)} --help failed: "
                         f"{(done.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -137,7 +142,7 @@ def figure(jobs, results_dir, suite, threshold, path):
     hits.set_ylabel(f"env steps to the first greedy eval >= {threshold:g}")
     hits.set_title("one dot per seed (x: never reached)", fontsize=9)
     fig.tight_layout()
-    run.save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -145,7 +150,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="Other flags go to the script.",
                                      allow_abbrev=False)  # --seed must reach the script (and be refused), not be --seeds
     parser.add_argument("script", help="a part's training script, e.g. part2_dqn/train.py")
-    parser.add_argument("--seeds", default="1-10", help="seeds: 1-10, 1,2,5 or 1-3,7 (default 1-10; never 101-103)")
+    parser.add_argument("--seeds", default="1-10",
+                        help="seeds: 1-10, 1,2,5 or 1-3,7 (default 1-10; never the full suite's 101-110)")
     parser.add_argument("--grid", action="append", required=True, help="flag=v1,v2,... (repeatable; crossed)")
     parser.add_argument("--name", help="folder under benchmarks/sweeps/ (default: part_env_flags)")
     parser.add_argument("--threshold", type=float, help="steps to threshold = first greedy evaluation at or above "
@@ -155,15 +161,15 @@ def main(argv=None):
     parser.add_argument("--missing-only", action="store_true", help="run only what has no result (or failed)")
     parser.add_argument("--report-only", action="store_true", help="only redraw the table and the figure")
     args, script_args = parser.parse_known_args(argv)
-    signal.signal(signal.SIGTERM, run.stop_on_sigterm)  # kill, timeout, a scheduler: stop as on Ctrl-C
-    run.doing("stopped before any run started")
+    signal.signal(signal.SIGTERM, commands.stop_on_sigterm)  # kill, timeout, a scheduler: stop as on Ctrl-C
+    commands.doing("stopped before any run started")
     try:
         failed = sweep_and_report(args, script_args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print(run.IN_PROGRESS, file=sys.stderr)  # what the phase it stopped in left
+        print(commands.IN_PROGRESS, file=sys.stderr)  # what the phase it stopped in left
         sys.exit(130)
     if failed:
         sys.exit(f"{failed} run(s) failed: the table counts them; `--missing-only` runs only them again")
@@ -173,7 +179,7 @@ def sweep_and_report(args, script_args):
     """The runs the sweep still needs as Ray tasks (none with --report-only), then its table and figure.
     Returns the number of runs that failed."""
     script = Path(args.script)
-    if len(script.parts) != 2 or not (REPO / script).is_file():
+    if len(script.parts) != 2 or not (paths.REPO / script).is_file():
         raise UserError(f"{args.script}: expected a part's script, such as part2_dqn/train.py")
     part, name = script.parts
     seeds = parse_seeds(args.seeds)
@@ -189,17 +195,17 @@ def sweep_and_report(args, script_args):
     results_dir, suite = folder / "results", f"sweeps/{sweep}"
     failed = 0
     if not args.report_only:
-        pairs, _ = run.plan(suite, jobs, args.missing_only, results_dir)
+        pairs, _ = ray_pool.plan(suite, jobs, args.missing_only, results_dir)
         # seed by seed, every setting for each seed: a sweep stopped early has as many seeds of each setting
         pairs.sort(key=lambda pair: (seeds.index(pair[1]), jobs.index(pair[0])))
         if pairs:
-            pool = run.RayPool(args.ray_address)
+            pool = ray_pool.RayPool(args.ray_address)
             try:
                 print(f"{len(pairs)} runs as Ray tasks", flush=True)
-                failed = run.run_on_pool(suite, pairs, pool, results_dir)
+                failed = ray_pool.run_on_pool(suite, pairs, pool, results_dir)
             finally:
                 pool.shutdown()
-    run.doing("stopped while writing the sweep's table and figure (each file whole, old or new); `--report-only` "
+    commands.doing("stopped while writing the sweep's table and figure (each file whole, old or new); `--report-only` "
               "writes them again")
     text = table(jobs, results_dir, suite)
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,15 +213,15 @@ def sweep_and_report(args, script_args):
     command = " ".join(["python benchmarks/sweep.py", args.script, *script_args, "--seeds", args.seeds,
                         *(f"--grid {g}" for g in args.grid)])
     everything = [r for job in jobs for r in load_results(suite, job, failed=True, results=results_dir)]
-    run.write_atomically(folder / "README.md", (
-        f"# Sweep: {sweep}\n\n`{command}`\n\nCode: {run.provenance(everything) if everything else 'no results yet'}. "
+    paths.write_atomically(folder / "README.md", (
+        f"# Sweep: {sweep}\n\n`{command}`\n\nCode: {provenance.code_text(everything) if everything else 'no results yet'}. "
         f"Steps to threshold: first greedy evaluation at or above {threshold:g} (mean / min / max over the seeds "
         f"that reached it). Final greedy score: the best saved model, {args.final_episodes} greedy episodes, "
         f"mean / min / max over seeds.\n\n{text}\n\n![the sweep](sweep.png)\n"))
-    run.write_atomically(folder / "sweep.json", json.dumps(dict(
+    paths.write_atomically(folder / "sweep.json", json.dumps(dict(
         script=args.script, script_args=script_args, seeds=seeds, grid=args.grid, threshold=threshold), indent=1))
     print(text)
-    print(f"wrote {run.rel(folder / 'README.md')} and {run.rel(folder / 'sweep.png')}")
+    print(f"wrote {paths.rel(folder / 'README.md')} and {paths.rel(folder / 'sweep.png')}")
     return failed
 
 

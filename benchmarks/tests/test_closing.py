@@ -1,12 +1,25 @@
 """The series' closing comparison (top-level README): every job on the envs several parts solve, from the full
-suite's results files only; a job without results says so, never a number."""
+suite's results files only, judged at the env's own score; a job without results says so, never a number.
+
+With three seeds the IQM cuts int(3/4) = 0 seeds from each end: it is the mean. Its 95% percentile-bootstrap
+interval is then [min, max]: a resample draws the lowest seed three times with probability 1/27 = 3.7% > 2.5%
+(and the highest likewise), so the 2.5th and 97.5th percentiles are the extremes themselves. The Wilson
+intervals: k of n = 3/3 -> 3 / (3 + z^2) = 0.44 to 1; 0/3 -> 0 to z^2 / (3 + z^2) = 0.56; 1/1 -> 0.21 to 1;
+1/3 -> 0.06 to 0.79; 2/2 -> 0.34 to 1; 1/2 -> 0.09 to 0.91 (z = 1.96)."""
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-import run
+import closing
+import paths
+import figures
+import stats
 from suites import SUITES, Job
+
+needs_rliable = pytest.mark.skipif(importlib.util.find_spec("rliable") is None,
+                                   reason="the intervals need rliable (benchmarks/requirements.txt)")
 
 README = "# RL\n\n<!-- results:closing -->\nnothing yet\n<!-- /results:closing -->\n\n## Layout\n"
 SEEDS = [101, 102, 103]
@@ -35,29 +48,30 @@ def fail(repo, name, seed):
 def repo(tmp_path, monkeypatch):
     (tmp_path / "README.md").write_text(README)
     (tmp_path / "results" / "full").mkdir(parents=True)
-    monkeypatch.setattr(run, "REPO", tmp_path)
-    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
     return tmp_path
 
 
 @pytest.fixture
 def sketch(monkeypatch):
-    """plot_closing replaced by a stub that writes a token file (drawing takes most of a test's second): for the
-    tests of the tables; the figure's own tests draw it."""
+    """plot_closing and plot_profile replaced by stubs that write a token file (drawing takes most of a test's
+    second): for the tests of the tables; the figures' own tests draw them."""
     drawn = []
 
     def stub(env, rows, path):
         drawn.append(env)
         path.write_bytes(b"figure")
 
-    monkeypatch.setattr(run, "plot_closing", stub)
+    monkeypatch.setattr(closing, "plot_closing", stub)
+    monkeypatch.setattr(closing, "plot_profile", lambda env, rows, path: path.write_bytes(b"profile"))
     return drawn
 
 
 @pytest.fixture
 def suite(monkeypatch):
-    """A full suite of known jobs: CartPole (Part 2 DQN judged at 475, REINFORCE, A2C, PPO at 500), Pendulum
-    (three jobs), and a job on an env that is not in the comparison."""
+    """A full suite of known jobs: CartPole (Part 2 DQN judged at 475 in its chapter, REINFORCE, A2C, PPO at 500),
+    Pendulum (three jobs), and a job on an env that is not in the comparison."""
     jobs = [job("cartpole", "part2_dqn", "CartPole-v1", "DQN", 475),
             job("cartpole_value", "part3_reinforce", "CartPole-v1", "REINFORCE", 500),
             job("cartpole_a2c", "part4_actor_critic", "CartPole-v1", "A2C", 500),
@@ -85,7 +99,8 @@ def rows_of(body, env):
 
 
 def cartpole_results(repo):
-    # DQN (judged at 475): seed 103 never reaches 475; seed 102 reaches 475 at 5,000 steps but 500 only at 7,500
+    # DQN: at 500 (the env's score, not its chapter's 475) seed 101 succeeds; 102 (499) and 103 (470) do not;
+    # seed 101's evaluations reach 500 at 5,000 steps / 2.0 s, seed 102's at 7,500 / 4.0 s, seed 103's never
     write(repo, "cartpole", 101, [[2500, 480.0, 1.0], [5000, 500.0, 2.0]], 500.0, episodes=100)
     write(repo, "cartpole", 102, [[2500, 400.0, 1.0], [5000, 490.0, 2.0], [7500, 500.0, 4.0]], 499.0, episodes=100)
     write(repo, "cartpole", 103, [[2500, 300.0, 1.0], [5000, 450.0, 3.0]], 470.0, episodes=100)
@@ -98,159 +113,195 @@ def cartpole_results(repo):
     # PPO: nothing yet
 
 
+@needs_rliable
 def test_every_job_gets_a_row_with_its_numbers_or_what_is_missing(repo, suite, sketch):
     cartpole_results(repo)
     write(repo, "frozenlake", 101, [[1000, 0.8, 1.0]], 0.8)
-    run.closing_report()
+    closing.closing_report()
     body = section(repo)
     assert rows_of(body, "CartPole-v1") == [
-        # score (500 + 499 + 470) / 3; to 475: seeds 101, 102 at 2,500 / 1.0 s and 5,000 / 2.0 s; to 500: 5,000
-        # / 2.0 s and 7,500 / 4.0 s; seed 103 reached neither
-        "| Part 2 | DQN | 101, 102, 103 | 489.7 (470.0 to 500.0), 100 ep | 475 | 2 of 3; to 500: 2 of 3 | "
-        "3,750 (2,500 to 5,000); to 500: 6,250 (5,000 to 7,500) | 1.5 (1.0 to 2.0); to 500: 3.0 (2.0 to 4.0) | "
+        # IQM of 500, 499, 470 (their mean) 489.7 in [470, 500]; success at 500: 1 of 3; evaluations at 500:
+        # seeds 101 and 102, medians of 5,000 and 7,500 steps, of 2.0 and 4.0 s
+        "| Part 2 | DQN | 101-103 | 489.7 [470.0, 500.0] | 1/3 at 500 [0.06, 0.79] | 2 of 3: 6,250 steps, 3.0 s | "
         "50,000 |",
-        "| Part 3 | REINFORCE | 101, 102 (103 not run yet) | 500.0, 20 ep | 500 | 2 of 2 | 15,000 (10,000 to 20,000) "
-        "| 8.5 (5.0 to 12.0) | 150,000 |",
-        "| Part 4 | A2C | 101, 102, 103 failed (the part's table has the error) | — | 500 | — | — | — | — |",
-        "| Part 4 | PPO | 101, 102, 103 not run yet | — | 500 | — | — | — | — |"]
+        "| Part 3 | REINFORCE | 101, 102 (103 not run yet) | 500.0 [500.0, 500.0] | 2/2 at 500 [0.34, 1.00] | "
+        "2 of 2: 15,000 steps, 8.5 s | 150,000 |",
+        "| Part 4 | A2C | 101-103 failed (the part's table has the error) | — | — | — | — |",
+        "| Part 4 | PPO | 101-103 not run yet | — | — | — | — |"]
     assert rows_of(body, "Pendulum-v1") == [  # no results on this env: every job listed, no number
-        "| Part 2 | DQN | 101, 102, 103 not run yet | — | -170 | — | — | — | — |",
-        "| Part 5 | SAC | 101, 102, 103 not run yet | — | -200 | — | — | — | — |",
-        "| Part 3 | REINFORCE | 101, 102, 103 not run yet | — | -600 | — | — | — | — |"]
+        "| Part 2 | DQN | 101-103 not run yet | — | — | — | — |",
+        "| Part 5 | SAC | 101-103 not run yet | — | — | — | — |",
+        "| Part 3 | REINFORCE | 101-103 not run yet | — | — | — | — |"]
     assert rows_of(body, "LunarLander-v3") == []  # an env no job of the suite trains on: an empty table
     assert "frozenlake" not in body and "0.8" not in body
-    assert "seeds 101, 102, 103" in body and "measured on Test CPU, 2 cores, torch 2.13.0+cpu" in body
-    assert "commit `0123456789` (uncommitted changes elsewhere in the tree)" in body
-    plots = repo / "benchmarks" / "plots"
-    assert sketch == ["CartPole-v1"] and (plots / "closing_CartPole-v1.png").exists()
-    assert "![CartPole-v1: every part's greedy evaluations](benchmarks/plots/closing_CartPole-v1.png)" in body
-    assert not (plots / "closing_Pendulum-v1.png").exists() and "closing_Pendulum-v1.png" not in body
-    # only DQN has every seed run: it is all the advice may compare, and it did not reach 500 on every seed
+    # the one line of what ran: the command, the seeds, the machine, the code
+    assert body.startswith("Ran `python benchmarks/run.py full --report-only`: seeds 101-103 on Test CPU, 2 cores, "
+                           "torch 2.13.0+cpu, Python 3.11.7; code at commit `0123456789` (uncommitted changes "
+                           "elsewhere in the tree).\n")
+    plots_dir = repo / "benchmarks" / "plots"
+    assert sketch == ["CartPole-v1"] and (plots_dir / "closing_CartPole-v1.png").exists()
+    assert (plots_dir / "closing_CartPole-v1_profile.png").exists()
+    assert ("![CartPole-v1: every part's greedy evaluations](benchmarks/plots/closing_CartPole-v1.png) "
+            "![CartPole-v1: performance profiles](benchmarks/plots/closing_CartPole-v1_profile.png)") in body
+    assert not (plots_dir / "closing_Pendulum-v1.png").exists() and "closing_Pendulum-v1" not in body
+    # only DQN has every seed run: it is all the advice may compare, and not every seed's final test reached 500
     assert ("- **CartPole-v1** (1 of 4 algorithms have all their seeds run; only those are compared): the highest "
-            "greedy score is 489.7 on average over the seeds, by Part 2's DQN; none reached 500 on every seed.") in body
+            "IQM of the best models' final tests is 489.7, by Part 2's DQN; none had every seed's final test at or "
+            "above 500.") in body
     assert "- **Pendulum-v1**: no algorithm has all its seeds run yet." in body
 
 
 def test_without_any_results_every_job_is_listed_as_not_run_yet(repo, suite, sketch):
-    run.closing_report()
+    closing.closing_report()
     body = section(repo)
-    assert "every seed shown; no job has results yet." in body and "measured on" not in body
+    assert body.startswith("Ran `python benchmarks/run.py full --report-only`: no job has results yet (seeds "
+                           "101-103 listed).\n")
     rows = rows_of(body, "CartPole-v1") + rows_of(body, "Pendulum-v1")
-    assert len(rows) == 7 and all("| 101, 102, 103 not run yet | — |" in row for row in rows)
+    assert len(rows) == 7 and all("| 101-103 not run yet | — |" in row for row in rows)
     assert sketch == [] and body.count("no algorithm has all its seeds run yet") == 4
 
 
+@needs_rliable
 def test_a_partly_failed_job_shows_the_seeds_that_ran_and_names_the_failed_one(repo, suite, sketch):
     write(repo, "cartpole_ppo", 101, [[5000, 500.0, 3.0]], 500.0)
     fail(repo, "cartpole_ppo", 102)
-    run.closing_report()
+    closing.closing_report()
     (ppo,) = [row for row in rows_of(section(repo), "CartPole-v1") if "| PPO |" in row]
-    assert ppo == ("| Part 4 | PPO | 101 (102 failed (the part's table has the error); 103 not run yet) | 500.0, 20 ep | "
-                   "500 | 1 of 1 | 5,000 | 3.0 | 50,000 |")
+    # the failed run left no model: a seed that did not succeed, nor reach 500
+    assert ppo == ("| Part 4 | PPO | 101 (102 failed (the part's table has the error); 103 not run yet) | "
+                   "500.0 [500.0, 500.0] | 1/2 at 500 [0.09, 0.91] | 1 of 2: 5,000 steps, 3.0 s | 50,000 |")
 
 
+@needs_rliable
 def test_the_advice_compares_complete_jobs_at_the_envs_score(repo, suite, sketch):
-    # DQN (judged at -170) reaches -200 in fewer steps, SAC in less time; their scores tie as shown (-150.0);
-    # REINFORCE has every seed run but one never reaches -200
+    # DQN (judged at -170 in its chapter) reaches -200 in fewer steps, SAC in less time; their IQMs tie as shown
+    # (-150.0); REINFORCE has every seed run but no seed's final test reaches -200
     for seed in SEEDS:
         write(repo, "pendulum_mlp", seed, [[3000, -300.0, 2.0], [5000, -165.0, 10.0 + seed - 102]], -150.0)
         write(repo, "pendulum_sac", seed, [[2000, -500.0, 1.0], [6000, -180.0, 4.0]], -149.96)
         write(repo, "pendulum", seed, [[100_000, -400.0 if seed == 103 else -199.0, 50.0]], -500.0)
-    run.closing_report()
+    closing.closing_report()
     body = section(repo)
-    assert ("- **Pendulum-v1**: the highest greedy score is -150.0 on average over the seeds, by Part 2's DQN and "
-            "Part 5's SAC; of the 2 that reached -200 on every seed, Part 2's DQN needed the fewest env steps "
-            "(5,000 on average) and Part 5's SAC the least training time (4.0 s on average).") in body
+    assert ("- **Pendulum-v1**: the highest IQM of the best models' final tests is -150.0, by Part 2's DQN and "
+            "Part 5's SAC; of the 2 whose every seed's final test was at or above -200, Part 2's DQN got there in "
+            "the fewest env steps (a median of 5,000 to a first evaluation at -200) and Part 5's SAC in the least "
+            "training time (4.0 s).") in body
     (dqn, sac, reinforce) = rows_of(body, "Pendulum-v1")
-    assert "| -170 | 3 of 3; to -200: 3 of 3 | 5,000; to -200: 5,000 | 10.0 (9.0 to 11.0); to -200: 10.0 (9.0 to 11.0) |" in dqn
-    assert "| -600 | 3 of 3; to -200: 2 of 3 | 100,000; to -200: 100,000 | 50.0; to -200: 50.0 |" in reinforce
-    assert "| -200 | 3 of 3 | 6,000 | 4.0 | 50,000 |" in sac
+    assert dqn == ("| Part 2 | DQN | 101-103 | -150.0 [-150.0, -150.0] | 3/3 at -200 [0.44, 1.00] | "
+                   "3 of 3: 5,000 steps, 10.0 s | 50,000 |")  # seconds 9, 10, 11: median 10
+    assert sac == ("| Part 5 | SAC | 101-103 | -150.0 [-150.0, -150.0] | 3/3 at -200 [0.44, 1.00] | "
+                   "3 of 3: 6,000 steps, 4.0 s | 50,000 |")
+    # success is the final test (0 of 3), whatever the evaluations reached (2 of 3)
+    assert reinforce == ("| Part 3 | REINFORCE | 101-103 | -500.0 [-500.0, -500.0] | 0/3 at -200 [0.00, 0.56] | "
+                         "2 of 3: 100,000 steps, 50.0 s | 50,000 |")
 
 
+@needs_rliable
 def test_the_advice_names_the_only_job_that_solved_it(repo, suite, sketch):
     for seed in SEEDS:
         write(repo, "pendulum_mlp", seed, [[5000, -190.0, 8.0]], -160.0)
-        write(repo, "pendulum_sac", seed, [[5000, -190.0 if seed != 102 else -230.0, 8.0]], -140.0)
-    run.closing_report()
+        write(repo, "pendulum_sac", seed, [[5000, -190.0, 8.0]], -230.0 if seed == 102 else -110.0)
+    closing.closing_report()
     assert ("- **Pendulum-v1** (2 of 3 algorithms have all their seeds run; only those are compared): the highest "
-            "greedy score is -140.0 on average over the seeds, by Part 5's SAC; the only one that reached -200 on "
-            "every seed, Part 2's DQN, needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
+            "IQM of the best models' final tests is -150.0, by Part 5's SAC; only Part 2's DQN had every seed's "
+            "final test at or above -200, its evaluations first reaching it after 5,000 env steps and 8.0 s of "
+            "training (medians over the seeds).") in section(repo)
 
 
+@needs_rliable
 def test_a_job_of_one_seed_is_named_and_left_out_of_the_comparison(repo, suite, sketch):
-    """'On every seed' and 'on average' say nothing of one run: DQN (one seed, the fewest steps and the highest
-    score) is named and not compared; SAC (three seeds) is."""
+    """An IQM of one run says nothing of the next: DQN (one seed, the fewest steps and the highest score) is
+    named and not compared; SAC (three seeds) is."""
     suite[4] = job("pendulum_mlp", "part2_dqn", "Pendulum-v1", "DQN", -170, seeds=[101])
     write(repo, "pendulum_mlp", 101, [[1000, -150.0, 1.0]], -120.0)
     for seed in SEEDS:
         write(repo, "pendulum_sac", seed, [[5000, -190.0, 8.0]], -140.0)
         write(repo, "pendulum", seed, [[100_000, -500.0, 50.0]], -500.0)
-    run.closing_report()
-    assert ("- **Pendulum-v1** (Part 2's DQN ran one seed, too few to compare): the highest greedy score is -140.0 "
-            "on average over the seeds, by Part 5's SAC; the only one that reached -200 on every seed, Part 5's SAC, "
-            "needed 5,000 env steps on average and 8.0 s of training.") in section(repo)
+    closing.closing_report()
+    assert ("- **Pendulum-v1** (Part 2's DQN ran one seed, too few to compare): the highest IQM of the best models' "
+            "final tests is -140.0, by Part 5's SAC; only Part 5's SAC had every seed's final test at or above -200, "
+            "its evaluations first reaching it after 5,000 env steps and 8.0 s of training (medians over the "
+            "seeds).") in section(repo)
 
 
+@needs_rliable
 def test_old_curves_without_seconds_say_so(repo, suite, sketch):
     write(repo, "pendulum_mlp", 101, [[2500, -300.0], [5000, -180.0]], -170.0)
-    run.closing_report()
+    closing.closing_report()
     (dqn, _, _) = rows_of(section(repo), "Pendulum-v1")
-    assert dqn == ("| Part 2 | DQN | 101 (102, 103 not run yet) | -170.0, 20 ep | -170 | 0 of 1; to -200: 1 of 1 | "
-                   "—; to -200: 5,000 | —; to -200: not recorded | 50,000 |")
+    assert dqn == ("| Part 2 | DQN | 101 (102, 103 not run yet) | -170.0 [-170.0, -170.0] | 1/1 at -200 [0.21, 1.00] | "
+                   "1 of 1: 5,000 steps, seconds not recorded | 50,000 |")
 
 
 @pytest.fixture
-def figures(monkeypatch):
-    """The figures run.py draws, kept open for inspection."""
-    drawn, close = [], run.plt.close
-    monkeypatch.setattr(run.plt, "close", drawn.append)
+def open_figures(monkeypatch):
+    """The figures the report draws, kept open for inspection."""
+    drawn, close = [], figures.plt.close
+    monkeypatch.setattr(figures.plt, "close", drawn.append)
     yield drawn
     for fig in drawn:
         close(fig)
 
 
-def test_the_figure_has_every_part_against_steps_and_seconds_with_min_max_bands(repo, suite, figures):
+@needs_rliable
+def test_the_figures_have_every_part_against_steps_and_seconds_with_bootstrap_bands(repo, suite, open_figures):
     cartpole_results(repo)
     write(repo, "cartpole_ppo", 101, [[1000, 100.0]], 200.0)  # one seed, no seconds recorded
-    run.closing_report()
-    (fig,) = figures
+    closing.closing_report()
+    fig, profile = open_figures
     by_steps, by_seconds = fig.axes
     assert by_steps.get_xlabel() == "environment steps" and by_seconds.get_xlabel().startswith("training seconds")
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["Part 2's DQN, mean of 3 seeds (101, 102, 103)", "Part 3's REINFORCE, mean of 2 seeds (101, 102)",
+    assert labels == ["Part 2's DQN, IQM of 3 seeds (101-103)", "Part 3's REINFORCE, IQM of 2 seeds (101, 102)",
                       "Part 4's PPO, seed 101"]  # A2C failed on every seed: no curve
     *curves, threshold = by_steps.lines
     assert len(curves) == 3 and threshold.get_ydata()[0] == 500  # the env's score, dashed
     dqn_steps = curves[0]
     np.testing.assert_allclose(dqn_steps.get_xydata(), [[2500, (480 + 400 + 300) / 3], [5000, (500 + 490 + 450) / 3],
-                                                         [7500, 500.0]])  # seeds 101, 103 end at 5,000: NaN after
+                                                         [7500, 500.0]])  # seeds 101, 103 end at 5,000: 102 alone
     assert len(by_steps.collections) == 2 and len(by_seconds.collections) == 2  # bands for the multi-seed jobs
-    # DQN's band against steps: min and max over the seeds at each step
+    # DQN's band against steps: of three seeds, the bootstrap interval is their min and max at each step
     band = by_steps.collections[0].get_paths()[0].vertices
     assert {(2500.0, 300.0), (2500.0, 480.0), (5000.0, 450.0), (5000.0, 500.0)} <= {tuple(v) for v in band}
     assert len(by_seconds.lines) == 3  # DQN, REINFORCE and the threshold: PPO's seed recorded no seconds
     np.testing.assert_allclose(by_seconds.lines[0].get_xdata(), [1.0, 2.0, 3.0, 4.0])  # DQN's training seconds
+    # the performance profiles: the fraction of each part's runs whose final test scores above each value
+    ax = profile.axes[0]
+    dqn, reinforce, ppo = ax.lines[:3]
+    taus, fractions = dqn.get_xydata().T
+    assert fractions[taus < 470].tolist() == [1.0] * int((taus < 470).sum())      # 500, 499 and 470 all above
+    np.testing.assert_allclose(fractions[(taus > 470) & (taus < 499)], 2 / 3)      # 500 and 499
+    assert set(fractions[taus >= 500]) == {0.0}                                     # none above 500
+    assert ax.lines[3].get_xdata()[0] == 500  # the env's score, dashed
 
 
-def test_closing_curve_is_the_mean_and_range_over_seeds():
-    results = [dict(curve=[[10, 0.0, 1.0], [20, 10.0, 2.0]]), dict(curve=[[10, 4.0, 3.0], [20, 20.0, 4.0]])]
-    xs, mean, low, high = run.closing_curve(results, 0)
-    assert xs.tolist() == [10, 20] and mean.tolist() == [2.0, 15.0]
+def test_a_curve_is_the_iqm_with_its_band_over_seeds():
+    """Two seeds: the IQM cuts none (the mean), and the bootstrap draws each seed twice with probability 1/4, so
+    the band is their min and max."""
+    pytest.importorskip("rliable")
+    curves = [[[10, 0.0, 1.0], [20, 10.0, 2.0]], [[10, 4.0, 3.0], [20, 20.0, 4.0]]]
+    xs, middle, low, high = stats.iqm_curve(curves, 0)
+    assert xs.tolist() == [10, 20] and middle.tolist() == [2.0, 15.0]
     assert low.tolist() == [0.0, 10.0] and high.tolist() == [4.0, 20.0]
-    xs, mean, _, _ = run.closing_curve(results, 2)
+    xs, middle, _, _ = stats.iqm_curve(curves, 2)
     assert xs.tolist() == [1.0, 2.0, 3.0, 4.0]
-    np.testing.assert_allclose(mean, [0.0, 10.0, 4.0, 20.0])  # each seed alone where the other has no evaluation
-    assert run.closing_curve([dict(curve=[[10, 0.0]])], 2) is None
+    np.testing.assert_allclose(middle, [0.0, 10.0, 4.0, 20.0])  # each seed alone where the other has no evaluation
+    _, ax = figures.plt.subplots()
+    assert figures.draw_iqm(ax, [dict(curve=[[10, 0.0]])], x=2) is None  # no seconds recorded: no curve
+    figures.plt.close(ax.figure)
 
 
+@needs_rliable
 def test_report_only_writes_the_closing_section(repo, suite, sketch, monkeypatch):
     """Through the command line: `run.py full --report-only` rewrites the section (and reruns nothing)."""
-    monkeypatch.setattr(run, "plot_job", lambda job, results, path: None)  # the parts' own plots: not this test's
+    import run
+
+    monkeypatch.setattr(figures, "plot_job", lambda job, results, path: None)  # the parts' own plots: not this test's
     cartpole_results(repo)
     for part in {j.part for j in suite}:
         (repo / part).mkdir()
     run.main(["full", "--report-only"])
-    assert "| Part 2 | DQN | 101, 102, 103 | 489.7 (470.0 to 500.0), 100 ep |" in section(repo) and sketch
+    assert "| Part 2 | DQN | 101-103 | 489.7 [470.0, 500.0] |" in section(repo) and sketch
     (repo / "README.md").write_text(README)
     run.main(["quick", "--report-only"])  # the closing comparison is the full suite's only
     assert (repo / "README.md").read_text() == README
@@ -258,12 +309,12 @@ def test_report_only_writes_the_closing_section(repo, suite, sketch, monkeypatch
 
 def test_every_job_the_real_suite_tags_is_in_the_comparison():
     tagged = [j for j in SUITES["full"] if isinstance(j, Job) and j.env_id]
-    assert {j.env_id for j in tagged} <= set(run.CLOSING)
-    assert set(run.CLOSING) == {j.env_id for j in tagged}  # every env of the comparison has a job
+    assert {j.env_id for j in tagged} <= set(closing.CLOSING)
+    assert set(closing.CLOSING) == {j.env_id for j in tagged}  # every env of the comparison has a job
     assert all(j.algo for j in tagged)
 
 
 def test_the_top_readme_has_the_markers_the_report_writes_between():
-    text = (run.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (paths.REPO / "README.md").read_text()
     assert text.count("<!-- results:closing -->") == 1 and text.count("<!-- /results:closing -->") == 1
     assert text.index("<!-- results:closing -->") < text.index("<!-- /results:closing -->")

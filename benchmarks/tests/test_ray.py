@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
+import commands
+import jobs
+import paths
+import pool as ray_pool
+import provenance
 import run
-from suites import SUITES, CommandJob, Job, SideBySideJob
+from results import load_results, short_error
+from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob
+from tables import job_rows
 
 # the fake training command of test_results.py (loaded by path: the tests run in pytest's importlib mode)
 _spec = importlib.util.spec_from_file_location("benchmarks_test_results", Path(__file__).with_name("test_results.py"))
@@ -29,25 +36,25 @@ def cartpole(seeds=(101, 102, 103)):
 
 
 class FakePool:
-    """RayPool's interface; each task runs at submit, with run.REPO pointing at the worker's folder and with
+    """RayPool's interface; each task runs at submit, with paths.REPO pointing at the worker's folder and with
     the arguments Ray would pickle (plain data). `crash` names seeds whose worker 'dies'."""
 
     def __init__(self, worker, crash=()):
         self.worker, self.crash, self.done, self.submitted = worker, set(crash), [], []
 
     def submit(self, key, suite, job, seed, state):
-        self.submitted.append((key, run.cpus(job)))
+        self.submitted.append((key, ray_pool.cpus(job)))
         if seed in self.crash:
             self.done.append((key, None, "WorkerCrashedError: The worker died unexpectedly while executing this task."))
             return
-        driver, run.REPO = run.REPO, self.worker
+        driver, paths.REPO = paths.REPO, self.worker
         try:
-            fields = json.loads(json.dumps(dataclasses.asdict(job)))  # what crosses to the worker: plain data
-            self.done.append((key, run.task(suite, fields, seed, state), None))
+            fields = json.loads(json.dumps(ray_pool.job_fields(job)))  # what crosses to the worker: plain data
+            self.done.append((key, ray_pool.task(suite, fields, seed, state), None))
         except Exception as exc:
-            self.done.append((key, None, run.task_error(exc)))
+            self.done.append((key, None, ray_pool.task_error(exc)))
         finally:
-            run.REPO = driver
+            paths.REPO = driver
 
     def next_done(self):
         return self.done.pop(0)
@@ -66,15 +73,15 @@ def repo(tmp_path, monkeypatch):
     (driver / "part2_dqn").mkdir(parents=True)
     (driver / "part2_dqn" / "README.md").write_text("<!-- results:quick -->\n<!-- /results:quick -->\n")
     worker.mkdir()
-    monkeypatch.setattr(run, "REPO", driver)
-    monkeypatch.setattr(run, "RESULTS", driver / "benchmarks" / "results")
-    monkeypatch.setattr(run, "machine", lambda: dict(cpu="cpu", cores=2, torch="t", python="p"))
-    monkeypatch.setattr(run, "git_state", lambda part: NO_GIT)
-    monkeypatch.setattr(run, "load_average", lambda: 1.5)  # the live load changes between the two runs
+    monkeypatch.setattr(paths, "REPO", driver)
+    monkeypatch.setattr(paths, "RESULTS", driver / "benchmarks" / "results")
+    monkeypatch.setattr(provenance, "machine", lambda: dict(cpu="cpu", cores=2, torch="t", python="p"))
+    monkeypatch.setattr(provenance, "git_state", lambda part: NO_GIT)
+    monkeypatch.setattr(provenance, "load_average", lambda: 1.5)  # the live load changes between the two runs
     return driver, worker
 
 
-def commands(calls, failing=()):
+def training_commands(calls, failing=()):
     """fake_commands that also saves a model (its bytes name the seed), and whose training fails (exit 1)
     for the seeds in `failing`."""
     fake = fake_commands(calls)
@@ -83,8 +90,8 @@ def commands(calls, failing=()):
         if argv[1].endswith("train.py"):
             seed = argv[argv.index("--seed") + 1]
             if int(seed) in failing:
-                raise run.CommandFailed(f"benchmark command failed (1): {' '.join(argv)}\nValueError: boom")
-            model = run.REPO / argv[argv.index("--save-dir") + 1] / "CartPole-v1__dqn__101.pth"
+                raise commands.CommandFailed(f"benchmark command failed (1): {' '.join(argv)}\nValueError: boom")
+            model = paths.REPO / argv[argv.index("--save-dir") + 1] / "CartPole-v1__dqn__101.pth"
             model.parent.mkdir(parents=True)
             model.write_bytes(f"weights of seed {seed}".encode())
         return fake(argv)
@@ -98,28 +105,30 @@ def files(root):
 def test_every_run_of_a_job_is_a_task_and_speed_ratios_and_figures_run_after_the_pool(monkeypatch):
     # every module a job requires counts as installed here, so the plan does not depend on this machine's
     # Python (CI has no mujoco); leaving out a job whose module is missing is tested in test_results.py
-    monkeypatch.setattr(run, "unavailable", lambda job: None)
-    pool, after = run.plan("full", SUITES["full"], missing_only=False)
-    jobs = [j for j in SUITES["full"] if isinstance(j, Job)]
-    assert pool == [(j, seed) for j in jobs for seed in j.seeds]
+    monkeypatch.setattr(jobs, "unavailable", lambda job: None)
+    pool, after = ray_pool.plan("full", SUITES["full"], missing_only=False)
+    # every run of a Job, and of SB3 on the same seeds (a PeerJob claims no speed), is a task
+    tasks = [j for j in SUITES["full"] if isinstance(j, (Job, PeerJob))]
+    assert any(isinstance(j, PeerJob) for j in tasks)
+    assert pool == [(j, seed) for j in tasks for seed in j.seeds]
     assert {j.name for j, _ in after} == {j.name for j in SUITES["full"] if isinstance(j, (SideBySideJob, CommandJob))}
-    assert all(not isinstance(j, Job) for j, _ in after)
-    frozenlake = next(j for j in jobs if j.torch_threads is None)
-    assert run.cpus(frozenlake) == 1 and run.cpus(cartpole()) == 1
-    assert run.cpus(dataclasses.replace(cartpole(), torch_threads=4)) == 4  # reserves its thread count
+    assert all(not isinstance(j, (Job, PeerJob)) for j, _ in after)
+    frozenlake = next(j for j in tasks if j.torch_threads is None)
+    assert ray_pool.cpus(frozenlake) == 1 and ray_pool.cpus(cartpole()) == 1
+    assert ray_pool.cpus(dataclasses.replace(cartpole(), torch_threads=4)) == 4  # reserves its thread count
 
 
 def test_a_task_brings_back_the_same_files_a_sequential_run_writes(tmp_path, repo, monkeypatch):
     driver, worker = repo
     job = cartpole([101])
-    monkeypatch.setattr(run, "run", commands([]))
+    monkeypatch.setattr(commands, "run", training_commands([]))
     monkeypatch.setitem(run.SUITES, "quick", [job])
     run.run_sequentially("quick", [job], missing_only=False)
     sequential = files(driver / "benchmarks")
     for path in (driver / "benchmarks").iterdir():
         shutil.rmtree(path)
     pool = FakePool(worker)
-    assert run.run_on_pool("quick", [(job, 101)], pool) == 0
+    assert ray_pool.run_on_pool("quick", [(job, 101)], pool) == 0
     delivered = files(driver / "benchmarks")
     assert delivered.keys() == sequential.keys()  # results file, logs and model at the same paths
     name = "results/quick/cartpole__seed101.json"
@@ -134,15 +143,15 @@ def test_a_task_brings_back_the_same_files_a_sequential_run_writes(tmp_path, rep
 def test_a_failed_task_is_a_failed_result_and_the_others_are_kept(repo, monkeypatch, capsys):
     driver, worker = repo
     job = cartpole()
-    monkeypatch.setattr(run, "run", commands([], failing={102}))
-    failed = run.run_on_pool("quick", [(job, s) for s in job.seeds], FakePool(worker, crash={103}))
+    monkeypatch.setattr(commands, "run", training_commands([], failing={102}))
+    failed = ray_pool.run_on_pool("quick", [(job, s) for s in job.seeds], FakePool(worker, crash={103}))
     assert failed == 2
-    results = {r["seed"]: r for r in run.load_results("quick", job, failed=True)}
+    results = {r["seed"]: r for r in load_results("quick", job, failed=True)}
     assert not results[101].get("failed") and results[101]["final"]["mean"] == 500.0
     assert results[102]["failed"] and "ValueError: boom" in results[102]["error"]
     assert results[103]["failed"] and "WorkerCrashedError" in results[103]["error"]
-    assert [r["seed"] for r in run.load_results("quick", job)] == [101]  # shipping and plots see only 101
-    rows = run.job_rows(job, [results[s] for s in job.seeds])
+    assert [r["seed"] for r in load_results("quick", job)] == [101]  # shipping and plots see only 101
+    rows = job_rows(job, [results[s] for s in job.seeds])
     assert rows[1].startswith("| CartPole-v1 | 102 | failed |") and "boom" in rows[1] and rows[1].endswith("❌ |")
     assert "WorkerCrashedError" in rows[2] and not rows[0].startswith("| CartPole-v1 | 101 | failed")
 
@@ -150,33 +159,34 @@ def test_a_failed_task_is_a_failed_result_and_the_others_are_kept(repo, monkeypa
 def test_missing_only_runs_again_just_what_has_no_result(repo, monkeypatch):
     driver, worker = repo
     job = cartpole()
-    monkeypatch.setattr(run, "run", commands([], failing={102}))
-    run.run_on_pool("quick", [(job, s) for s in (101, 102)], FakePool(worker))  # 103 never ran, 102 failed
-    pool, after = run.plan("quick", [job], missing_only=True)
+    monkeypatch.setattr(commands, "run", training_commands([], failing={102}))
+    ray_pool.run_on_pool("quick", [(job, s) for s in (101, 102)], FakePool(worker))  # 103 never ran, 102 failed
+    pool, after = ray_pool.plan("quick", [job], missing_only=True)
     assert pool == [(job, 102), (job, 103)] and after == []
-    assert run.plan("quick", [job], missing_only=False)[0] == [(job, s) for s in job.seeds]
+    assert ray_pool.plan("quick", [job], missing_only=False)[0] == [(job, s) for s in job.seeds]
     first = (driver / "benchmarks/results/quick/cartpole__seed101.json").read_bytes()
     calls = []
-    monkeypatch.setattr(run, "run", commands(calls))
-    assert run.run_on_pool("quick", pool, FakePool(worker)) == 0
+    monkeypatch.setattr(commands, "run", training_commands(calls))
+    assert ray_pool.run_on_pool("quick", pool, FakePool(worker)) == 0
     assert [c[c.index("--seed") + 1] for c in calls if c[1].endswith("train.py")] == ["102", "103"]
     assert (driver / "benchmarks/results/quick/cartpole__seed101.json").read_bytes() == first
-    assert all(not r.get("failed") for r in run.load_results("quick", job, failed=True))
+    assert all(not r.get("failed") for r in load_results("quick", job, failed=True))
 
 
 def test_main_with_ray_reports_the_failure_in_the_table_and_exits_non_zero(repo, monkeypatch):
+    pytest.importorskip("rliable")  # the table's intervals
     driver, worker = repo
     job = cartpole([101, 102])
     monkeypatch.setitem(run.SUITES, "quick", [job])
-    monkeypatch.setattr(run, "RayPool", lambda address: FakePool(worker))
-    monkeypatch.setattr(run, "run", commands([], failing={102}))
+    monkeypatch.setattr(ray_pool, "RayPool", lambda address: FakePool(worker))
+    monkeypatch.setattr(commands, "run", training_commands([], failing={102}))
     with pytest.raises(SystemExit) as stop:
-        run.main(["quick", "--ray"])
+        run.main(["quick", "--ray", "--update-docs"])
     assert "1 run(s) failed" in str(stop.value.code) and "--missing-only" in str(stop.value.code)
     table = (driver / "part2_dqn" / "README.md").read_text()
     assert "| CartPole-v1 | 101 | 5,000 |" in table and "| CartPole-v1 | 102 | failed |" in table
-    monkeypatch.setattr(run, "run", commands(calls := []))
-    run.main(["quick", "--ray", "--missing-only"])  # fills in 102 only, and exits normally
+    monkeypatch.setattr(commands, "run", training_commands(calls := []))
+    run.main(["quick", "--ray", "--missing-only", "--update-docs"])  # fills in 102 only, and exits normally
     assert [c[c.index("--seed") + 1] for c in calls if c[1].endswith("train.py")] == ["102"]
     assert "failed" not in (driver / "part2_dqn" / "README.md").read_text()
 
@@ -217,25 +227,26 @@ def test_without_ray_flag_ray_is_never_imported(tmp_path):
     script = ("import sys; sys.path.insert(0, 'benchmarks'); import run; "
               f"run.main(['quick', '--part', 'part1_tabular_q', '--missing-only', '--no-report', '--results-dir', {str(tmp_path)!r}]); "
               "print('ray' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", script], cwd=run.REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=paths.REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_a_task_error_is_the_tasks_own_exception_when_it_raised_one():
     class RayTaskError(Exception):
-        cause = run.CommandFailed("benchmark command failed (1): train.py")
+        cause = commands.CommandFailed("benchmark command failed (1): train.py")
 
-    assert run.task_error(RayTaskError("long traceback")) == "CommandFailed: benchmark command failed (1): train.py"
-    assert run.task_error(RuntimeError("worker died")) == "RuntimeError: worker died"
-    assert run.short_error("CommandFailed: failed (1): python x.py\nTraceback\n  ...\nValueError: a|b") == \
+    assert ray_pool.task_error(RayTaskError("long traceback")) == "CommandFailed: benchmark command failed (1): train.py"
+    assert ray_pool.task_error(RuntimeError("worker died")) == "RuntimeError: worker died"
+    assert short_error("CommandFailed: failed (1): python x.py\nTraceback\n  ...\nValueError: a|b") == \
         "CommandFailed: failed (1): python x.py... ValueError: a/b"
 
 
 def test_the_ray_task_unpickles_where_benchmarks_is_not_on_the_path(tmp_path):
-    """sweep.py imports run.py as `run`: the function shipped to a worker must not need `import run` there."""
+    """run.py and sweep.py import benchmarks/pool.py as `pool`: the function shipped to a worker must not need
+    `import pool` there."""
     cloudpickle = pytest.importorskip("ray.cloudpickle")
-    data = cloudpickle.dumps(run.by_value(cloudpickle, run.ray_task))
+    data = cloudpickle.dumps(ray_pool.by_value(cloudpickle, ray_pool.ray_task))
     (tmp_path / "task.pkl").write_bytes(data)
     load = "import pickle, sys; f = pickle.loads(open('task.pkl', 'rb').read()); print(f.__name__)"
     done = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True, text=True,

@@ -4,9 +4,13 @@ import json
 import numpy as np
 import pytest
 
+import paths
+import figures
 import run
-from run import curve_label, curves_on_grid, job_rows, passes, side_by_side_note, side_by_side_rows
-from suites import SUITES, CommandJob, Job, SideBySideJob
+import tables
+from figures import curve_label, curves_on_grid
+from suites import SUITES, CommandJob, Job, PeerJob, SideBySideJob
+from tables import job_rows, passes, side_by_side_note, side_by_side_rows
 
 
 def result(**kw):
@@ -78,14 +82,17 @@ def test_suites_are_well_formed():
         names = [j.name for j in jobs]
         assert len(names) == len(set(names)), name
         for j in jobs:
-            assert isinstance(j, (Job, CommandJob, SideBySideJob))
-            assert (run.REPO / j.part).is_dir() or j.part in ("part4_actor_critic", "part5_sac")
+            assert isinstance(j, (Job, CommandJob, SideBySideJob, PeerJob))
+            assert (paths.REPO / j.part).is_dir() or j.part in ("part4_actor_critic", "part5_sac")
             if isinstance(j, SideBySideJob):
                 assert side_by_side.PAIRS[j.pair].part == j.part
                 assert side_by_side.PAIRS[j.pair].threshold == j.threshold, j.name
             if isinstance(j, Job):
                 assert j.torch_threads in (1, None)
                 assert "--torch-threads" not in j.args  # run.py adds it from torch_threads
+            if isinstance(j, PeerJob):  # SB3 on our job's seeds, budget and threshold
+                (ours,) = [o for o in jobs if isinstance(o, Job) and o.name == j.versus]
+                assert ours.part == j.part and ours.seeds == j.seeds and ours.threshold == j.threshold, j.name
 
 
 def test_the_full_suite_runs_both_sac_pendulum_pairs_and_claims_2x_on_the_preset_only():
@@ -103,10 +110,39 @@ def test_the_full_suite_runs_both_sac_pendulum_pairs_and_claims_2x_on_the_preset
 
 
 def test_the_full_suite_claims_on_seeds_tuning_never_used():
+    """Held-out seeds 101-110 (tuning uses 1-10): ten for every learning job, five for the two whose runs take
+    far longer than 15 minutes here, Pong its one; the side-by-side speed ratios keep three."""
     for j in SUITES["full"]:
         if not isinstance(j, CommandJob):
-            assert j.seeds and set(j.seeds) <= {101, 102, 103}, j.name
-            assert not set(j.seeds) & set(range(1, 7)), j.name
+            assert j.seeds and set(j.seeds) <= set(range(101, 111)), j.name
+            assert not set(j.seeds) & set(range(1, 11)), j.name
+    seeds = {j.name: j.seeds for j in SUITES["full"] if isinstance(j, (Job, PeerJob))}
+    five = {"lunarlander_continuous_sac", "lunarlander"}
+    assert all(seeds[name] == list(range(101, 106)) for name in five)
+    assert seeds["pong"] == [101]
+    assert all(s == list(range(101, 111)) for name, s in seeds.items() if name not in five | {"pong"})
+
+
+def test_peers_run_on_the_listed_envs_and_budgets():
+    peers = {(j.algo, j.env_id): j.total_steps for j in SUITES["full"] if isinstance(j, PeerJob)}
+    assert peers == {("dqn", "CartPole-v1"): 50_000, ("a2c", "CartPole-v1"): 100_000,
+                     ("a2c", "LunarLander-v3"): 1_000_000, ("ppo", "LunarLander-v3"): 500_000,
+                     ("sac", "Pendulum-v1"): 10_000}
+
+
+def test_no_job_passes_fast_flags_to_parts_4_and_5():
+    """Parts 4 and 5 have one agent, the textbook one: no --fast or --no-fast reaches them (Part 2 keeps --fast)."""
+    import side_by_side
+
+    for jobs in SUITES.values():
+        for j in jobs:
+            args = getattr(j, "args", None) or getattr(j, "argv", None) or []
+            if isinstance(j, SideBySideJob):
+                pair = side_by_side.PAIRS[j.pair]
+                args = [*pair.our_args, *side_by_side.matched_args(pair)]
+                assert "fast" not in pair.matched, j.name
+            if j.part in ("part4_actor_critic", "part5_sac"):
+                assert not any("fast" in a for a in args), j.name
 
 
 def test_curves_of_seeds_evaluated_at_different_steps_share_one_grid():
@@ -116,50 +152,52 @@ def test_curves_of_seeds_evaluated_at_different_steps_share_one_grid():
 
 
 @pytest.fixture
-def figures(monkeypatch):
-    """The figures run.py draws, kept open for inspection."""
-    drawn, close = [], run.plt.close
-    monkeypatch.setattr(run.plt, "close", drawn.append)
+def open_figures(monkeypatch):
+    """The figures the report draws, kept open for inspection."""
+    drawn, close = [], figures.plt.close
+    monkeypatch.setattr(figures.plt, "close", drawn.append)
     yield drawn
     for fig in drawn:
         close(fig)
 
 
-def test_a_single_seed_plot_names_its_seed_and_draws_no_band(tmp_path, figures):
-    run.plot_job(job(), [result(seed=101)], tmp_path / "one.png")
-    ax = figures[-1].axes[0]
+def test_a_single_seed_plot_names_its_seed_and_draws_no_band(tmp_path, open_figures):
+    pytest.importorskip("rliable")  # the band of two seeds
+    figures.plot_job(job(), [result(seed=101)], tmp_path / "one.png")
+    ax = open_figures[-1].axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0] == "seed 101" and not any("mean" in label or "min-max" in label for label in labels)
     assert not ax.collections  # no fill_between band
-    run.plot_job(job(), [result(seed=101), result(seed=102)], tmp_path / "two.png")
-    ax = figures[-1].axes[0]
-    assert ax.collections and "mean of 2 seeds" in ax.get_legend().get_texts()[0].get_text()
+    figures.plot_job(job(), [result(seed=101), result(seed=102)], tmp_path / "two.png")
+    ax = open_figures[-1].axes[0]
+    assert ax.collections and "IQM of 2 seeds" in ax.get_legend().get_texts()[0].get_text()
     assert curve_label([result(seed=7)]) == "seed 7"
 
 
-def test_plot_minutes_adds_a_panel_against_training_minutes(tmp_path, figures):
-    run.plot_job(job(plot_minutes=True), [result(seed=101)], tmp_path / "m.png")
-    steps_ax, minutes_ax = figures[-1].axes
+def test_plot_minutes_adds_a_panel_against_training_minutes(tmp_path, open_figures):
+    figures.plot_job(job(plot_minutes=True), [result(seed=101)], tmp_path / "m.png")
+    steps_ax, minutes_ax = open_figures[-1].axes
     assert steps_ax.get_xlabel() == "environment steps" and minutes_ax.get_xlabel().startswith("training minutes")
     x, y = minutes_ax.get_lines()[0].get_data()
     assert list(x) == [1.0 / 60, 20.0 / 60] and list(y) == [100.0, 500.0]   # curve rows [step, mean, seconds]
-    run.plot_job(job(), [result(seed=101)], tmp_path / "s.png")
-    assert len(figures[-1].axes) == 1
+    figures.plot_job(job(), [result(seed=101)], tmp_path / "s.png")
+    assert len(open_figures[-1].axes) == 1
     (pong,) = [j for j in SUITES["full"] if j.name == "pong"]
     assert pong.plot_minutes
 
 
-def test_frozenlake_is_plotted_as_a_success_rate(tmp_path, figures):
+def test_frozenlake_is_plotted_as_a_success_rate(tmp_path, open_figures):
     (frozenlake,) = [j for j in SUITES["full"] if j.name == "frozenlake"]
-    run.plot_job(frozenlake, [result()], tmp_path / "f.png")
-    assert figures[-1].axes[0].get_ylabel() == "greedy success rate"
-    run.plot_job(job(), [result()], tmp_path / "c.png")
-    assert "return" in figures[-1].axes[0].get_ylabel()
+    figures.plot_job(frozenlake, [result()], tmp_path / "f.png")
+    assert open_figures[-1].axes[0].get_ylabel() == "greedy success rate"
+    figures.plot_job(job(), [result()], tmp_path / "c.png")
+    assert "return" in open_figures[-1].axes[0].get_ylabel()
 
 
 def test_report_writes_every_listed_seed_between_the_markers(tmp_path, monkeypatch):
     """Through report(): the table lands between the markers, names its commit, shows every seed of the
     suite's list and none of the seeds it no longer lists."""
+    pytest.importorskip("rliable")  # the table's intervals
     (part := tmp_path / "part2_dqn").mkdir()
     (part / "README.md").write_text("intro\n<!-- results:quick -->\nOLD TABLE\n<!-- /results:quick -->\nend\n")
     (results := tmp_path / "results" / "quick").mkdir(parents=True)
@@ -168,10 +206,10 @@ def test_report_writes_every_listed_seed_between_the_markers(tmp_path, monkeypat
     for seed in (101, 102, 3):  # seed 3: a leftover of an earlier seed list
         (results / f"cartpole__seed{seed}.json").write_text(json.dumps(dict(
             result(seed=seed, part_dirty=seed == 102), load_average=[seed / 100, 9.0])))
-    monkeypatch.setattr(run, "REPO", tmp_path)
-    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
     monkeypatch.setitem(run.SUITES, "quick", [cartpole])
-    run.report("quick", ["part2_dqn"])
+    tables.report("quick", ["part2_dqn"])
     text = (part / "README.md").read_text()
     assert text.startswith("intro\n<!-- results:quick -->\n") and text.endswith("<!-- /results:quick -->\nend\n")
     assert "OLD TABLE" not in text and "| X | 101 |" in text and "| X | 102 |" in text and "| X | 3 |" not in text
@@ -193,7 +231,7 @@ def config_fields(part):
     import ast
 
     fields = set()
-    for path in (run.REPO / part).glob("*.py"):
+    for path in (paths.REPO / part).glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef) and any("dataclass" in ast.unparse(d) for d in node.decorator_list):
                 fields |= {item.target.id for item in node.body if isinstance(item, ast.AnnAssign)}
@@ -208,7 +246,7 @@ def test_every_flag_a_job_passes_is_a_field_of_its_part():
 
     for jobs in SUITES.values():
         for j in jobs:
-            if not (run.REPO / j.part).is_dir():
+            if not (paths.REPO / j.part).is_dir():
                 continue
             if isinstance(j, Job):
                 threads = [] if j.torch_threads is None else ["--torch-threads"]
@@ -226,12 +264,12 @@ def test_seed_runs_only_that_seed_of_each_job_and_leaves_the_comparison_scripts_
     """`--seed 102` (two runners, one seed each, use both cores): every selected job runs seed 102 alone, no
     CommandJob runs, and shipping and the report still see the suite's jobs with all their seeds."""
     ran, shipped = [], []
-    monkeypatch.setattr(run, "run_sequentially", lambda suite, jobs, missing_only: ran.extend(jobs))
+    monkeypatch.setattr(run, "run_sequentially", lambda suite, jobs, missing_only, *rest: ran.extend(jobs))
     monkeypatch.setattr(run, "load_results", lambda *a, **k: ["a result"])  # every job has one: ship it
-    monkeypatch.setattr(run, "ship", lambda suite, job: shipped.append(job))
+    monkeypatch.setattr(run, "ship", lambda suite, job, **k: shipped.append(job))
     full = [j for j in SUITES["full"] if j.part == "part2_dqn"]
     seeds_before = [list(j.seeds) for j in full]
-    run.main(["full", "--part", "part2_dqn", "--seed", "102", "--no-report"])
+    run.main(["full", "--part", "part2_dqn", "--seed", "102", "--no-report", "--update-docs"])
     assert any(isinstance(j, CommandJob) for j in full) and not any(isinstance(j, CommandJob) for j in ran)
     runs = [j for j in full if not isinstance(j, CommandJob)]
     assert [j.name for j in ran] == [j.name for j in runs]
@@ -245,3 +283,73 @@ def test_a_seed_no_selected_job_runs_is_one_error_line(capsys):
         run.main(["full", "--job", "lunarlander_continuous_sac", "--seed", "7"])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.startswith("error: --seed 7") and err.count("\n") == 1
+
+
+def test_a_part_table_reports_each_job_over_its_seeds_and_against_sb3(tmp_path, monkeypatch):
+    """Three of ten listed seeds have run (n=3): the IQM of their final tests (three seeds: the mean, in [min,
+    max]), success 0 of 3 at 200 with its Wilson interval, no evaluation at 200, the claim not judged yet; SB3 on
+    the same seeds beside it, with the probability that our run beats theirs: of the nine pairs, 174.3 beats all
+    three of SB3's (69.9, 120.0, 160.0), 113.0 one, 153.8 two: 6 of 9."""
+    pytest.importorskip("rliable")
+    (part := tmp_path / "part4_actor_critic").mkdir()
+    (part / "README.md").write_text("<!-- results:full -->\n<!-- /results:full -->\n")
+    (results := tmp_path / "results" / "full").mkdir(parents=True)
+    ours = Job("lunarlander_a2c", "part4_actor_critic", "train.py", [], list(range(101, 111)), "LunarLander-v3, A2C",
+               threshold=200, final_episodes=100, ship="LunarLander-v3__a2c.pth")
+    peer = PeerJob("lunarlander_a2c_vs_sb3", "part4_actor_critic", "lunarlander_a2c", "a2c", "LunarLander-v3",
+                   list(range(101, 111)), "LunarLander-v3, SB3 A2C", threshold=200, total_steps=1_000_000,
+                   eval_every=25_000, improvement_target=0.5)
+    for seed, mine, theirs in ((101, 174.3, 69.9), (102, 113.0, 120.0), (103, 153.8, 160.0)):
+        (results / f"lunarlander_a2c__seed{seed}.json").write_text(json.dumps(result(
+            label=ours.label, seed=seed, steps=1_000_000, steps_to_threshold=None, seconds_to_threshold=None,
+            curve=[[25_000, -100.0, 3.0], [1_000_000, mine, 160.0]], final=dict(mean=mine, std=50.0, episodes=100),
+            model=f"benchmarks/runs/full/lunarlander_a2c__seed{seed}/models/m.pth")))
+        (results / f"lunarlander_a2c_vs_sb3__seed{seed}.json").write_text(json.dumps(result(
+            label=peer.label, seed=seed, steps=1_000_000, peer=True, curve=[[25_000, -150.0], [1_000_000, theirs]],
+            final=dict(mean=theirs, std=60.0, episodes=20, policy="final"))))
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    monkeypatch.setitem(run.SUITES, "full", [ours, peer])
+    tables.report("full", ["part4_actor_critic"])
+    text = (part / "README.md").read_text()
+    assert text.count("\nRan `") == 1 and ("Ran `python benchmarks/run.py full --part part4_actor_critic "
+                                          "--update-docs`: seeds 101-103 (of the 101-110 the suite lists) on cpu") in text
+    assert ("| LunarLander-v3, A2C | 3 of 10 (104-110 not run yet) | 147.0 [113.0, 174.3] | 0/3 at 200 [0.00, 0.56] "
+            "| 0 of 3 | not judged yet (3 of 10 seeds run): P(ours > SB3) 0.67 > 0.5 |") in text
+    # the final test a reader reproduces, its seed visible: the shipped model is seed 101's (the best, 174.3)
+    assert ("- LunarLander-v3, A2C: `python part4_actor_critic/test.py models/part4_actor_critic/LunarLander-v3__a2c.pth "
+            "--episodes 100 --seed 100101` (seed 101's best model, shipped)") in text
+    assert "episodes seeded from `--seed 100000+N`" in text
+    assert ("| ours (best model, 100 episodes) | 3 of 10 (104-110 not run yet) | 147.0 [113.0, 174.3] | "
+            "0/3 at 200 [0.00, 0.56] | 0 of 3 |") in text
+    assert ("| SB3 (final policy, 20 episodes) | 3 of 10 (104-110 not run yet) | 116.6 [69.9, 160.0] | "
+            "0/3 at 200 [0.00, 0.56] | 0 of 3 |") in text
+    assert "Probability of improvement, P(ours > SB3): 0.67 [" in text
+    assert "claim: above 0.5 (not judged until every seed of both has run)." in text
+    assert (part / "plots" / "lunarlander_a2c.png").exists() and (part / "plots" / "lunarlander_a2c_vs_sb3.png").exists()
+    assert "![LunarLander-v3, A2C, ours and SB3's](plots/lunarlander_a2c_vs_sb3.png)" in text
+    # the claim is judged once every seed of both has run: all ten, ours ahead on each
+    for seed in range(104, 111):
+        for name, score in (("lunarlander_a2c", 150.0), ("lunarlander_a2c_vs_sb3", 100.0)):
+            (results / f"{name}__seed{seed}.json").write_text(json.dumps(result(
+                label=name, seed=seed, curve=[[25_000, score, 3.0]], final=dict(mean=score, std=1.0, episodes=100),
+                model="m.pth")))
+    tables.report("full", ["part4_actor_critic"])
+    text = (part / "README.md").read_text()
+    assert "| LunarLander-v3, A2C | 10 | " in text and "✅ P(ours > SB3) 0." in text and "claim: above 0.5 ✅." in text
+
+
+def test_a_best_model_that_is_not_on_this_machine_is_not_shipped_and_stops_nothing(tmp_path, monkeypatch, capsys):
+    """A results file kept from a run elsewhere (--missing-only) names a model this machine does not have: the
+    shipped model stays as it is, with one line, and the suite goes on to its report."""
+    (results := tmp_path / "results" / "full").mkdir(parents=True)
+    (tmp_path / "models" / "part2_dqn").mkdir(parents=True)
+    (shipped := tmp_path / "models" / "part2_dqn" / "CartPole-v1__dqn_mlp.pth").write_bytes(b"old weights")
+    cartpole = job(ship="CartPole-v1__dqn_mlp.pth")
+    (results / "j__seed101.json").write_text(json.dumps(result(model="benchmarks/runs/full/j__seed101/models/m.pth")))
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    tables.ship("full", cartpole)
+    assert shipped.read_bytes() == b"old weights"
+    assert "not shipped: seed 101's model (benchmarks/runs/full/j__seed101/models/m.pth) is not on this machine" \
+        in capsys.readouterr().out

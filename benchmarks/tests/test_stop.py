@@ -1,5 +1,6 @@
 """Stopping the runner (Ctrl-C or SIGTERM) lets the command it runs stop as the parts' scripts do, keeping
 their best model, and ends with one line that says what was in progress, and exit code 130, not a traceback."""
+import json
 import os
 import signal
 import subprocess
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import commands
+import pool as ray_pool
 import run
+from results import save_result
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
 
@@ -38,13 +42,13 @@ RUNNER = r'''
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-import run
+import commands, paths, provenance, run
 from suites import Job
 repo, grace, stubborn = Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
 (repo / "part0").mkdir()
 (repo / "part0" / "train.py").write_text(sys.argv[5])
-run.REPO, run.STOP_GRACE = repo, grace
-run.git_state = lambda part: dict(commit="0", dirty=False, part_dirty=False)
+paths.REPO, commands.STOP_GRACE = repo, grace
+provenance.git_state = lambda part: dict(commit="0", dirty=False, part_dirty=False)
 run.SUITES["quick"] = [Job("stub", "part0", "train.py", ["stubborn"] if stubborn else [], [7], "stub", 0.0, 1,
                            torch_threads=None)]
 run.main(["quick", "--no-report", "--results-dir", str(repo / "results")])
@@ -138,13 +142,13 @@ def test_the_stop_line_names_the_phase_it_stopped(monkeypatch, capsys, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run.run_on_pool("quick", [(run.SUITES["quick"][0], 1)], Pool(), results=tmp_path)
-    assert run.IN_PROGRESS.startswith("stopped: the Ray tasks in progress keep nothing")
+        ray_pool.run_on_pool("quick", [(run.SUITES["quick"][0], 1)], Pool(), results=tmp_path)
+    assert commands.IN_PROGRESS.startswith("stopped: the Ray tasks in progress keep nothing")
 
 
 def test_results_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     path = tmp_path / "a__seed1.json"
-    run.save_result(path, dict(old=True))
+    save_result(path, dict(old=True))
 
     write_text = Path.write_text
 
@@ -154,7 +158,7 @@ def test_results_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "write_text", cut)
     with pytest.raises(KeyboardInterrupt):
-        run.save_result(path, dict(new=True))
+        save_result(path, dict(new=True))
     monkeypatch.undo()
-    assert run.json.loads(path.read_text()) == dict(old=True)
+    assert json.loads(path.read_text()) == dict(old=True)
     assert [f.name for f in tmp_path.iterdir()] == [path.name]  # and nothing half-written is left beside it

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-import run
+import commands
+import paths
+import pool as ray_pool
+import provenance
 import sweep
+from commands import UserError
 
 _spec = importlib.util.spec_from_file_location("benchmarks_test_ray", Path(__file__).with_name("test_ray.py"))
 test_ray = importlib.util.module_from_spec(_spec)
@@ -17,19 +21,19 @@ _spec.loader.exec_module(test_ray)
 def test_seeds_and_grids_parse_into_every_combination():
     assert sweep.parse_seeds("1-3,7") == [1, 2, 3, 7] and sweep.parse_seeds("5") == [5]
     for bad in ("1-x", "1,1", ""):
-        with pytest.raises(run.UserError):
+        with pytest.raises(UserError):
             sweep.parse_seeds(bad)
     settings = sweep.parse_grid(["tau=0.05,0.1", "--n_steps=1,3"])
     assert [sweep.setting_name(s) for s in settings] == [
         "tau=0.05,n-steps=1", "tau=0.05,n-steps=3", "tau=0.1,n-steps=1", "tau=0.1,n-steps=3"]
     assert settings[0] == (("--tau", "0.05"), ("--n-steps", "1"))
-    with pytest.raises(run.UserError):
+    with pytest.raises(UserError):
         sweep.parse_grid(["tau"])
 
 
 def test_the_threshold_comes_from_the_full_suites_job_for_that_script_and_env():
     assert sweep.default_threshold("part2_dqn", "train.py", ["--env-id", "CartPole-v1"]) == 475
-    with pytest.raises(run.UserError, match="--threshold"):
+    with pytest.raises(UserError, match="--threshold"):
         sweep.default_threshold("part2_dqn", "train.py", ["--env-id", "Acrobot-v1"])
 
 
@@ -41,13 +45,12 @@ def fake_sweep(tmp_path, monkeypatch):
     (driver / "part2_dqn").mkdir(parents=True)
     (driver / "part2_dqn" / "train.py").write_text("")
     worker.mkdir()
-    for module, name in ((run, "REPO"), (sweep, "REPO")):
-        monkeypatch.setattr(module, name, driver)
+    monkeypatch.setattr(paths, "REPO", driver)
     monkeypatch.setattr(sweep, "SWEEPS", driver / "benchmarks" / "sweeps")
-    monkeypatch.setattr(run, "machine", lambda: dict(cpu="cpu", cores=2))
-    monkeypatch.setattr(run, "git_state", lambda part: test_ray.NO_GIT)
+    monkeypatch.setattr(provenance, "machine", lambda: dict(cpu="cpu", cores=2))
+    monkeypatch.setattr(provenance, "git_state", lambda part: test_ray.NO_GIT)
     monkeypatch.setattr(sweep, "check_flags", lambda *a: None)
-    monkeypatch.setattr(run, "RayPool", lambda address: test_ray.FakePool(worker))
+    monkeypatch.setattr(ray_pool, "RayPool", lambda address: test_ray.FakePool(worker))
     outcome = {("0.05", "1"): (2500, 500.0), ("0.05", "2"): (None, 200.0), ("0.05", "3"): (7500, 450.0),
                ("0.1", "1"): (5000, 480.0), ("0.1", "2"): (5000, 490.0)}
     calls, models = [], {}
@@ -58,9 +61,9 @@ def fake_sweep(tmp_path, monkeypatch):
             return json.dumps(dict(mean=models[argv[2]], std=0.0, episodes=20)) + "\n", 1.0
         tau, seed = argv[argv.index("--tau") + 1], argv[argv.index("--seed") + 1]
         if (tau, seed) not in outcome:
-            raise run.CommandFailed("benchmark command failed (1): train.py\nRuntimeError: boom")
+            raise commands.CommandFailed("benchmark command failed (1): train.py\nRuntimeError: boom")
         hit, final = outcome[tau, seed]
-        logs = run.REPO / argv[argv.index("--log-dir") + 1] / "run"
+        logs = paths.REPO / argv[argv.index("--log-dir") + 1] / "run"
         logs.mkdir(parents=True)
         rows = [(2500 * k, 475.0 if hit and 2500 * k >= hit else 100.0) for k in (1, 2, 3)]
         (logs / "evaluations.csv").write_text("step,train_seconds,mean,std\n" +
@@ -71,7 +74,7 @@ def fake_sweep(tmp_path, monkeypatch):
             steps=7500, train_seconds=7.5, steps_per_second=1000.0, best_eval=475.0, best_step=7500, model=model)))
         return "", 1.0
 
-    monkeypatch.setattr(run, "run", fake)
+    monkeypatch.setattr(commands, "run", fake)
     return driver, calls
 
 
@@ -109,12 +112,12 @@ def test_a_stopped_sweep_keeps_what_finished_shuts_ray_down_and_exits_130_in_one
         def shutdown(self):
             shut.append(True)
 
-    monkeypatch.setattr(run, "RayPool", lambda address: StoppedPool(tmp_path / "worker"))
+    monkeypatch.setattr(ray_pool, "RayPool", lambda address: StoppedPool(tmp_path / "worker"))
     with pytest.raises(SystemExit) as stop:
         sweep.main(["part2_dqn/train.py", "--env-id", "CartPole-v1", "--seeds", "1-3", "--grid", "tau=0.05,0.1",
                     "--name", "t"])
     assert stop.value.code == 130 and shut == [True]
-    assert handlers[signal.SIGTERM] is run.stop_on_sigterm  # SIGTERM stops it as Ctrl-C does
+    assert handlers[signal.SIGTERM] is commands.stop_on_sigterm  # SIGTERM stops it as Ctrl-C does
     assert len(list((driver / "benchmarks/sweeps/t/results").glob("*.json"))) == 2  # what finished stays
     err = capsys.readouterr().err.strip()
     assert err.startswith("stopped: the Ray tasks in progress keep nothing") and len(err.splitlines()) == 1
