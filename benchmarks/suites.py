@@ -262,7 +262,7 @@ PART5_FULL = [
     # reported, not claimed: what SAC reaches where exploration is the problem (solved at 90)
     Job("mountaincar_continuous_sac", "part5_sac", "train.py", ["--env-id", "MountainCarContinuous-v0"], SEEDS,
         "MountainCarContinuous-v0, SAC", threshold=90, final_episodes=100),
-    # reported, not claimed: HalfCheetah on the budget one session of this machine affords (60k of rl-zoo's 1M
+    # reported, not claimed: HalfCheetah on a budget this machine affords (60k of rl-zoo's 1M
     # steps); MuJoCo is not in requirements.txt (pip install "gymnasium[mujoco]"), so without it the job is skipped
     Job("halfcheetah_sac", "part5_sac", "train.py", ["--env-id", "HalfCheetah-v5", "--total-steps", "60000"], SEEDS,
         "HalfCheetah-v5, SAC (60k steps)", threshold=3000, final_episodes=10, requires="mujoco"),
