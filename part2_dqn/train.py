@@ -89,7 +89,7 @@ PRESETS = {
     # targets from one forward pass, see fast.py) and a decaying learning rate (with AdamW's default
     # weight decay) are ours: they reach 475 sooner and keep 500 to the end. Tuned on seeds 1-6 (it fails
     # seed 4); Double DQN is off: its per-step forward pass costs a tenth of the update, and over those
-    # six seeds it was no more reliable here (NOTES.md, "Tuning the CartPole preset").
+    # six seeds it was no more reliable here (NOTES.md, "How was the CartPole preset tuned?").
     "CartPole-v1": dict(total_steps=50_000, eval_every=2_500, eval_episodes=10, hidden=[256, 256],
                         batch_size=64, train_freq=256, gradient_steps=128, buffer_size=100_000,
                         learning_starts=1_000, learning_rate=2.3e-3, anneal_lr=True, weight_decay=0.01,
@@ -113,7 +113,8 @@ PRESETS = {
 # pl_bolts uses: Adam at 1e-4, a minibatch of 32 after EVERY agent step, a hard target copy every 1,000,
 # epsilon to 0.01 over the first 100k steps here), with 100k transitions, 3-step returns and Double DQN.
 # One minibatch every 4 steps (the Nature DQN's ratio, made for 50M frames) was still losing 21-0 after
-# 150k steps (NOTES.md, "Pong"). The 2013 network: README, "Finale: Pong from pixels". Not tuned on any seed.
+# 150k steps (NOTES.md, "Why does the Pong preset take a minibatch after every agent step?"). The 2013
+# network: pong.md. Not tuned on any seed.
 ATARI = dict(network="cnn", convolutions="small", hidden=[256], total_steps=400_000, eval_every=25_000,
              eval_episodes=10, learning_rate=1e-4, batch_size=32, buffer_size=100_000, learning_starts=10_000,
              train_freq=1, gradient_steps=1, gamma=0.99, n_steps=3, double=True, tau=1.0,
@@ -128,7 +129,7 @@ PRESETS["ALE/Pong-v5"] = dict(ATARI, repeat_action_probability=0.0, stop_at=19.0
 # --rainbow: every extension at once (Hessel et al., 2018) but the distributional head (C51), which this
 # chapter leaves out. Applied over the env's preset; a flag on the command line still wins.
 RAINBOW = dict(double=True, dueling=True, noisy=True, per=True, n_steps=3)
-# Where --rainbow needs more than the env's preset (tuned on seeds 1 and 2, NOTES.md "Rainbow on LunarLander"):
+# Where --rainbow needs more than the env's preset (tuned on seeds 1 and 2, NOTES.md "How was the Rainbow-lite preset for LunarLander chosen?"):
 # the zoo's LunarLander settings forget late under --rainbow; a learning rate decayed to 0 and twice the
 # memory held the greedy mean above 200.
 RAINBOW_PRESETS = {"LunarLander-v3": dict(eval_episodes=20, anneal_lr=True, buffer_size=100_000)}
@@ -212,7 +213,7 @@ def main(argv=None):
 
     def on_eval(step, train_seconds):
         mean, std = agent.evaluate(eval_env, config.eval_episodes)  # greedy, on its own env
-        # the best network is kept, not the last: DQN can forget what it knew (see README)
+        # the best network is kept, not the last: DQN can forget what it knew (see dqn.md)
         run.evaluated(step, train_seconds, mean, std, checkpoint=lambda: dict(
             algo=ALGO, state_dict=agent.q_network.state_dict(), config=asdict(config),
             obs_shape=list(env.observation_space.shape), n_actions=agent.n_actions))

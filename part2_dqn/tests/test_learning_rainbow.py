@@ -2,7 +2,7 @@
 when learning with every option at once breaks. A small budget (6,000 steps, about 12 s of CPU): the
 greedy policy (mean weights) must balance 210 steps on average over 5 episodes at one of its
 evaluations; a random policy balances about 20. The bound comes from a rule written down before the
-runs it uses (NOTES.md, "The Rainbow CartPole learning test: its bound"): 0.75 times the smallest best
+runs it uses (NOTES.md, "Where does the Rainbow CartPole learning test's bound come from?"): 0.75 times the smallest best
 evaluation of this setting over seeds 1, 2 and 3 (294.8, 398.8, 285.2), rounded down to a multiple of
 10. Seed 1 is a tuning seed, never a benchmark one."""
 import torch
