@@ -14,7 +14,7 @@ import plumbing
 from plumbing import AT_LEAST_ONE, FRACTION, POSITIVE, Run, UserError, arg, one_of, parse_config
 
 PART_DIR = Path(plumbing.__file__).resolve().parent
-SHARED = ["plumbing.py", "tests/conftest.py", "tests/test_plumbing.py"]
+SHARED = ["plumbing.py", "tests/conftest.py", "tests/test_plumbing.py", "tests/test_excerpts.py"]
 
 
 @pytest.mark.parametrize("name", SHARED)
