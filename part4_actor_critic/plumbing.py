@@ -363,8 +363,12 @@ class Run:
             json.dump(summary, f, indent=2)
         self.writer.close()
         model = f"model saved to {self.model}" if saved else "no model saved"
+        # the best of many evaluations runs high: a test on fresh episodes is the number to quote
+        test = f"; test it on fresh episodes: python {PART}/test.py {self.model} --episodes 100" if saved else ""
+        episodes = getattr(self.config, "eval_episodes", None)
         print(f"{self.config.env_id} ({self.algo}): best greedy evaluation {shown(self.best['eval_return'])} at step "
-              f"{self.best['step']:,}, {summary['steps_per_second']:,.0f} steps/s; {model}; logs in {self.dir}")
+              f"{self.best['step']:,}" + (f" ({episodes} episodes)" if episodes else "") +
+              f", {summary['steps_per_second']:,.0f} steps/s; {model}; logs in {self.dir}{test}")
         return summary
 
 

@@ -111,7 +111,9 @@ def test_the_closing_line_names_the_model_file(tmp_path, capsys):
     run = toy_run(tmp_path)
     evaluate(run, 10, 3.0)
     run.finish(steps=10, train_seconds=1.0)
-    assert f"model saved to {run.model}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"model saved to {run.model}" in out
+    assert f"; test it on fresh episodes: python {plumbing.PART}/test.py {run.model} --episodes 100" in out
 
 
 def test_interrupted_says_what_this_run_saved_and_exits_130(tmp_path, capsys):
