@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -16,33 +15,13 @@ from agent import QLearningAgent, evaluate
 from linear_q import LinearConfig, LinearQAgent
 from linear_q import make_env as make_linear_env
 from plots import plot_table
-from plumbing import UserError, check_writable, gif_path, load_checkpoint, run_main
+from plumbing import UserError, check_writable, gif_path, load_checkpoint, quiet_sdl, run_main
 from train import Config, make_env
 
 # algo -> (config class, env factory, agent class, checkpoint key of the weights)
 ALGOS = {"q_table": (Config, make_env, QLearningAgent, "table"),
          "linear_q": (LinearConfig, make_linear_env, LinearQAgent, "weights")}
 MAX_FRAMES = 2000  # a safety cap on the GIF's memory (a 500x500 frame is 0.75 MB)
-
-
-def quiet_sdl(render_mode):
-    """Keep pygame/SDL quiet on headless renders: no window system, and no "XDG_RUNTIME_DIR is invalid" line.
-
-    Must run before pygame is first imported (gymnasium imports it at the first render).
-    """
-    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
-    # --gif run: leave the signals to Python.
-    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
-    if render_mode != "human":
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if sys.platform.startswith("linux") and (not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK)):
-        private = Path(tempfile.gettempdir()) / f"xdg-runtime-{os.getuid()}"  # one per user, reused
-        private.mkdir(mode=0o700, exist_ok=True)
-        if private.stat().st_uid != os.getuid():  # someone else's folder: take a fresh one instead
-            private = Path(tempfile.mkdtemp(prefix="xdg-runtime-"))
-        os.environ["XDG_RUNTIME_DIR"] = str(private)
 
 
 def rebuild(path, render_mode=None):

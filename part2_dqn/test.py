@@ -6,12 +6,9 @@
     python part2_dqn/test.py models/part2_dqn/ALE-Pong-v5__dqn_cnn.pth --gif pong.gif   # Pong: the game's score
 """
 import argparse
-import atexit
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import fields
 
 import matplotlib
@@ -21,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from plumbing import UserError, gif_path, load_checkpoint, run_main
+from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
 from train import ALGO, Config, make_agent, make_env
 
 
@@ -66,26 +63,6 @@ def plot_angles(agent, env, path, episodes=3, seed=0):
     plt.close(fig)
 
 
-def quiet_sdl(human):
-    """Keep SDL (pygame, which draws gymnasium's frames) from printing on a machine without a display.
-
-    Off-screen frames need no video device: the dummy driver. SDL also complains ("error:
-    XDG_RUNTIME_DIR is invalid") when that folder is unset or unusable, which would read like one of our
-    own error lines; a private temporary folder, removed at exit, satisfies it.
-    """
-    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
-    # --gif run: leave the signals to Python.
-    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
-    if not human:
-        os.environ["SDL_VIDEODRIVER"] = "dummy"
-        os.environ["SDL_AUDIODRIVER"] = "dummy"
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if not (runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK | os.X_OK)):
-        runtime = tempfile.mkdtemp(prefix="xdg-runtime-")
-        atexit.register(shutil.rmtree, runtime, ignore_errors=True)
-        os.environ["XDG_RUNTIME_DIR"] = runtime
-
-
 def save_gif(frames, path, fps=30):
     """Write rendered RGB frames as an animated GIF (Pillow comes with matplotlib)."""
     from PIL import Image
@@ -113,7 +90,7 @@ def main(argv=None):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
     gif = gif_path(args.gif) if args.gif else None  # a bad name fails now, not after the episodes
     torch.set_num_threads(1)
-    quiet_sdl(human=bool(args.render))
+    quiet_sdl(args.render)
     agent, env, checkpoint = rebuild(args.model, "human" if args.render else None)
     env_id = checkpoint["config"]["env_id"]
     # the options the network was trained with (absent from checkpoints made before they existed)

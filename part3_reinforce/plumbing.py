@@ -9,13 +9,16 @@ Every part carries this file byte for byte (tests/test_plumbing.py checks the co
 reads alone and a fix is made once and copied: `cp part4_actor_critic/plumbing.py part*/`.
 """
 import argparse
+import atexit
 import csv
 import dataclasses
 import json
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -222,6 +225,25 @@ def load_training_state(run_dir, config_class):
     except Exception as e:  # a truncated file, another format, a state of another part or version
         raise UserError(f"{str(path)!r} is not a readable {PART} training state ({type(e).__name__})") from None
     return config, state
+
+
+def quiet_sdl(render):
+    """Keep SDL (pygame, which draws gymnasium's frames for --gif and --render) quiet on a machine without a
+    display: its dummy drivers unless `render` is "human", and a private XDG_RUNTIME_DIR when the session has
+    no valid one (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which reads like one of ours)."""
+    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
+    # --gif run: leave the signals to Python.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+    if render != "human":
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    valid = os.path.isdir(runtime_dir) and os.stat(runtime_dir).st_uid == os.getuid() \
+        and os.stat(runtime_dir).st_mode & 0o077 == 0
+    if not valid:
+        private = tempfile.mkdtemp(prefix="xdg-runtime-")  # created with mode 0700, as SDL wants
+        atexit.register(shutil.rmtree, private, ignore_errors=True)
+        os.environ["XDG_RUNTIME_DIR"] = private
 
 
 # ---------- a training run: its folder, logs, best model, progress and interrupts ----------

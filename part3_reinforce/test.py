@@ -5,37 +5,16 @@
     python part3_reinforce/test.py MODEL.pth --gif run.gif               # one episode; --gif-episodes N for more
 """
 import argparse
-import atexit
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import fields
 
 import torch
 
 from agent import Agent
-from plumbing import UserError, gif_path, load_checkpoint, run_main
+from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
 from train import ALGO, Config, make_env
-
-
-def quiet_sdl(render_mode):
-    """Keep SDL (pygame, which renders the classic-control envs) quiet on headless renders: its dummy video
-    driver unless a window was asked for, and a private XDG_RUNTIME_DIR when the session has no valid one
-    (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which reads like one of our own errors)."""
-    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
-    # --gif run: leave the signals to Python.
-    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
-    if render_mode != "human":
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
-    valid = os.path.isdir(runtime_dir) and os.stat(runtime_dir).st_uid == os.getuid() \
-        and os.stat(runtime_dir).st_mode & 0o077 == 0
-    if not valid:
-        private = tempfile.mkdtemp(prefix="xdg-runtime-")  # created with mode 0700, as SDL wants
-        atexit.register(shutil.rmtree, private, ignore_errors=True)
-        os.environ["XDG_RUNTIME_DIR"] = private
 
 
 def rebuild(path, render_mode=None, device="cpu"):

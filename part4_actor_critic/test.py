@@ -8,27 +8,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import fields
 
 import torch
 
 from agent import Agent
 from train import ALGOS, Config, make_env
-from plumbing import UserError, gif_path, load_checkpoint, run_main
-
-
-def quiet_sdl(render):
-    """Headless renders need no window: SDL's dummy driver, and a private XDG_RUNTIME_DIR so SDL does not print
-    'error: XDG_RUNTIME_DIR is invalid' when the variable is unset or points nowhere."""
-    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
-    # --gif run: leave the signals to Python.
-    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
-    if render != "human":
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK):
-        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-")
+from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
 
 
 def rebuild(path, render_mode=None):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from agent import Agent
-from plumbing import (AT_LEAST_ONE, FRACTION, NOT_NEGATIVE, PART, POSITIVE, REPO, Run, UserError, arg, env_spec,
+from plumbing import (AT_LEAST_ONE, FRACTION, NOT_NEGATIVE, PART, POSITIVE, REPO, Run, arg, env_spec,
                       one_of, parse_config, pick_device, run_main, seed_everything)
 from wrappers import make_env as make_single_env
 from wrappers import make_vector_env

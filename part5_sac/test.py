@@ -8,30 +8,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import fields, replace
 
 import numpy as np
 import torch
 
 from agent import Agent
-from plumbing import UserError, gif_path, load_checkpoint, run_main
+from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
 from train import ALGO, Config, make_env
-
-
-def quiet_sdl(human):
-    """Headless renders: SDL's dummy video driver, and a private XDG_RUNTIME_DIR if the current one is unusable
-    (otherwise SDL prints "error: XDG_RUNTIME_DIR is invalid", which looks like one of our own errors)."""
-    # SDL turns SIGTERM into a quit event that nothing here reads, so `kill` (or a CI timeout) would not stop a
-    # --gif run: leave the signals to Python.
-    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
-    if not human:
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if not runtime or not os.path.isdir(runtime) or not os.access(runtime, os.W_OK):
-        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-")
-        os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
 
 
 def rebuild(path, render_mode=None, device="cpu"):
@@ -107,7 +91,7 @@ def main(argv=None):
         args.gif = gif_path(args.gif)
     if args.render and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--render human needs a display; on a headless machine use --gif PATH instead")
-    quiet_sdl(human=bool(args.render))
+    quiet_sdl(args.render)
     torch.set_num_threads(1)
     agent, env, checkpoint = rebuild(args.model, "human" if args.render else None)
     env_id = checkpoint["config"]["env_id"]

@@ -11,7 +11,6 @@ import torch
 from torch.distributions import Normal
 
 import train
-from agent import Agent
 from networks import squashed_log_prob
 from sac_test_envs import counter_env, tiny_agent
 

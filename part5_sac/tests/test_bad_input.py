@@ -1,7 +1,6 @@
 """Bad input, each case one line naming what is wrong (exit code 2 through the scripts' entry point, never a
 traceback): train.py's flags and envs through get_config, test.py's model files and flags through its main,
 in-process (fast), and one subprocess check of the real entry point."""
-from pathlib import Path
 
 import pytest
 import torch
