@@ -87,10 +87,13 @@ PRESETS = {
     ("LunarLanderContinuous-v3", "ppo"): dict(total_steps=1_000_000, eval_every=25_000, num_envs=16, n_steps=1024,
                                               gamma=0.999, gae_lambda=0.98, n_epochs=4, ent_coef=0.01,
                                               normalize_obs=True, normalize_reward=True),
-    # rl-zoo's, with the learning rate decaying over 200k steps and unscaled rewards: with either alone the
-    # policy fell apart after about 150k steps (seed 1, see NOTES.md)
-    ("Pendulum-v1", "ppo"): dict(total_steps=200_000, eval_every=10_000, num_envs=4, n_steps=1024, gamma=0.9,
-                                 n_epochs=10, learning_rate=1e-3, anneal_lr=True, normalize_obs=True),
+    # rl-zoo's, with the learning rate decaying to zero, unscaled rewards, and two changes against the policy
+    # that settles near -500 without ever swinging up (its spread collapses first): a longer horizon (gamma
+    # 0.98, not 0.9: a swing-up pays off only after dozens of steps) and an entropy bonus that keeps the
+    # spread up while it searches. Tuning seeds 1-10, 150k steps: IQM -175 against -210 (NOTES.md)
+    ("Pendulum-v1", "ppo"): dict(total_steps=150_000, eval_every=10_000, num_envs=4, n_steps=1024, gamma=0.98,
+                                 ent_coef=0.01, n_epochs=10, learning_rate=1e-3, anneal_lr=True,
+                                 normalize_obs=True),
 }
 
 
