@@ -49,6 +49,7 @@ class Check:
 
 
 POSITIVE = Check(lambda v: v > 0, "must be > 0")
+SEED = Check(lambda v: 0 <= v < 2**32, "must be in [0, 4294967295]")  # what numpy and gymnasium accept
 AT_LEAST_ONE = Check(lambda v: v >= 1, "must be at least 1")
 NOT_NEGATIVE = Check(lambda v: v >= 0, "must be 0 or more")
 FRACTION = Check(lambda v: 0 <= v <= 1, "must be in [0, 1]")
@@ -77,13 +78,29 @@ def flag(name):
     return "--" + name.replace("_", "-")
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a value it cannot read (`--total-steps abc`) reported in one line, as every bad input is."""
+
+    def error(self, message):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def seed_value(text):
+    """An argparse `type` for a seed given on the command line (test.py's --seed): an int numpy accepts."""
+    value = int(text)
+    if not SEED.test(value):
+        raise argparse.ArgumentTypeError(f"{SEED.says}, got {value}")
+    return value
+
+
 def parse_config(config_class, argv=None, description=None, presets=None):
     """Build an argparse CLI from a config dataclass (`env_id` -> `--env-id`), parse `argv`, check every value.
 
     `presets(env_id, algo)` returns tuned defaults (algo is None for a config without one): `--env-id X` alone
     gives X's settings, `--env-id X --help` shows them, and a flag on the command line still wins.
     """
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     fields = dataclasses.fields(config_class)
     for f in fields:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -113,6 +130,8 @@ def check_config(config):
     """Every field's Check, in field order: the first bad value raises a UserError naming its flag."""
     for f in dataclasses.fields(config):
         check, value = f.metadata.get("check"), getattr(config, f.name)
+        if f.name == "seed" and check is None:  # every script's seed goes to numpy and gymnasium
+            check = SEED
         if check is not None and not all(check.test(v) for v in (value if isinstance(value, list) else [value])):
             raise UserError(f"{flag(f.name)} {check.says}, got {value!r}")
 
@@ -271,6 +290,7 @@ class Run:
             self.resumed_at, self.wall_before, self.first_step = [], 0.0, 0
         else:
             self.dir, self.model = Path(config.resume), Path(resume["model"])
+            self.reservation = None
             self.best, self.wall_before = resume["best"], resume["wall_seconds"]
             self.first_step = resume["step"]
             self.resumed_at = resume["resumed_at"] + [self.first_step]
@@ -293,18 +313,26 @@ class Run:
         self.next_line_step = self.first_step
 
     def new_names(self, env_name, algo):
-        """A run folder and a model file, neither of which exists yet."""
+        """A run folder and a model file that no other run has: the folder is created and the model's name
+        reserved (a hidden empty file, removed when the run ends) atomically, so two runs started in the same
+        second, even with different log folders, get different names."""
         c = self.config
         name = f"{env_name}__{algo}__{c.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         stem, suffix = name, 1
-        while (Path(c.log_dir) / stem).exists() or (Path(c.save_dir) / f"{stem}.pth").exists():
-            stem, suffix = f"{name}-{suffix}", suffix + 1  # two runs started in the same second
-        run_dir = Path(c.log_dir) / stem
-        try:
-            run_dir.mkdir(parents=True)
-        except OSError as e:
-            raise UserError(f"cannot write the log folder {c.log_dir!r}: {e.strerror}") from None
-        return run_dir, Path(c.save_dir) / f"{stem}.pth"
+        while True:
+            run_dir, model = Path(c.log_dir) / stem, Path(c.save_dir) / f"{stem}.pth"
+            self.reservation = Path(c.save_dir) / f".{stem}.pth.reserved"
+            if not model.exists():
+                try:
+                    run_dir.mkdir(parents=True)
+                    os.close(os.open(self.reservation, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                    return run_dir, model
+                except FileExistsError:  # another run took this name first
+                    if run_dir.is_dir() and not any(run_dir.iterdir()) and not self.reservation.exists():
+                        run_dir.rmdir()
+                except OSError as e:
+                    raise UserError(f"cannot write the log folder {c.log_dir!r}: {e.strerror}") from None
+            stem, suffix = f"{name}-{suffix}", suffix + 1
 
     def log(self, step, scalars):
         """TensorBoard scalars, `{tag: value}`."""
@@ -355,9 +383,15 @@ class Run:
             print(f"{min(step, total):,}/{total:,} steps ({now - self.started:.0f} s) | {text}", flush=True)
             self.last_line, self.next_line_step = now, step + max(total // 10, 1)
 
+    def release(self):
+        """Give the model's reserved name back (the model itself, if any, keeps it)."""
+        if self.reservation is not None:
+            self.reservation.unlink(missing_ok=True)
+
     def interrupted(self, step):
         """Ctrl-C or SIGTERM during training: say what is saved, close the logs, exit 130."""
         self.bar.close()
+        self.release()
         if self.best["saved"]:
             print(f"\ninterrupted at step {step:,}: this run's best model ({shown(self.best['eval_return'])} at step "
                   f"{self.best['step']:,}) is intact at {self.model}", file=sys.stderr)
@@ -374,6 +408,7 @@ class Run:
     def finish(self, steps, train_seconds, **extra):
         """The run is complete: write summary.json, close the logs, print one closing line. Returns the summary."""
         self.bar.close()
+        self.release()
         (self.dir / STATE_FILE).unlink(missing_ok=True)  # nothing left to resume
         saved = self.best["saved"] and self.model.is_file()
         summary = dict(steps=steps, train_seconds=round(train_seconds, 3),
@@ -386,10 +421,11 @@ class Run:
         self.writer.close()
         model = f"model saved to {self.model}" if saved else "no model saved"
         # the best of many evaluations runs high: a test on fresh episodes is the number to quote
-        test = f"; test it on fresh episodes: python {PART}/test.py {self.model} --episodes 100" if saved else ""
+        test = (f"; test it on fresh episodes: python {os.path.relpath(PART_DIR / 'test.py')} {self.model} "
+                f"--episodes 100") if saved else ""
         episodes = getattr(self.config, "eval_episodes", None)
         print(f"{self.config.env_id} ({self.algo}): best greedy evaluation {shown(self.best['eval_return'])} at step "
-              f"{self.best['step']:,}" + (f" ({episodes} episodes)" if episodes else "") +
+              f"{self.best['step']:,}" + (f" ({episodes} episode{'s' * (episodes != 1)})" if episodes else "") +
               f", {summary['steps_per_second']:,.0f} steps/s; {model}; logs in {self.dir}{test}")
         return summary
 

@@ -15,7 +15,8 @@ from agent import QLearningAgent, evaluate
 from linear_q import LinearConfig, LinearQAgent
 from linear_q import make_env as make_linear_env
 from plots import plot_table
-from plumbing import UserError, check_writable, gif_path, load_checkpoint, quiet_sdl, run_main
+from plumbing import (ArgumentParser, UserError, check_writable, gif_path, load_checkpoint, quiet_sdl, run_main,
+                      seed_value)
 from train import Config, make_env
 
 # algo -> (config class, env factory, agent class, checkpoint key of the weights)
@@ -51,11 +52,11 @@ def save_gif(frames, path, fps=30):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    parser = ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", help="a .pth file written by train.py or linear_q.py")
     parser.add_argument("--episodes", type=int, default=100, help="greedy episodes to play")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
+    parser.add_argument("--seed", type=seed_value, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
     parser.add_argument("--gif", metavar="PATH", help="write the first --gif-episodes episodes as an animated GIF")
     parser.add_argument("--gif-episodes", type=int, default=1, help=f"episodes recorded by --gif (at most {MAX_FRAMES} frames)")

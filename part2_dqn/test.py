@@ -5,7 +5,6 @@
     python part2_dqn/test.py MODEL.pth --gif run.gif --plot angle.png   # the first episode as a GIF
     python part2_dqn/test.py models/part2_dqn/ALE-Pong-v5__dqn_cnn.pth --gif pong.gif   # Pong: the game's score
 """
-import argparse
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
+from plumbing import ArgumentParser, UserError, gif_path, load_checkpoint, quiet_sdl, run_main, seed_value
 from train import ALGO, Config, make_agent, make_env
 
 
@@ -72,10 +71,10 @@ def save_gif(frames, path, fps=30):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="a .pth file written by train.py")
     parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
+    parser.add_argument("--seed", type=seed_value, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
     parser.add_argument("--gif", metavar="PATH", help="write the first --gif-episodes episodes as a GIF")
     parser.add_argument("--gif-episodes", type=int, default=1, help="episodes the GIF shows (at most --gif-frames frames)")

@@ -4,7 +4,6 @@
     python part4_actor_critic/test.py MODEL.pth --render human     # watch it (needs a display)
     python part4_actor_critic/test.py MODEL.pth --gif run.gif      # the first --gif-episodes episodes
 """
-import argparse
 import json
 import os
 import sys
@@ -14,7 +13,7 @@ import torch
 
 from agent import Agent
 from train import ALGOS, Config, make_env
-from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
+from plumbing import ArgumentParser, UserError, gif_path, load_checkpoint, quiet_sdl, run_main, seed_value
 
 
 def rebuild(path, render_mode=None):
@@ -45,10 +44,10 @@ def save_gif(frames, path, fps=30):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="a .pth file written by train.py")
     parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
+    parser.add_argument("--seed", type=seed_value, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
     parser.add_argument("--gif", metavar="PATH", help="record the first --gif-episodes episodes as a GIF")
     parser.add_argument("--gif-episodes", type=int, default=1, help="episodes recorded by --gif")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from agent import Agent
-from plumbing import UserError, gif_path, load_checkpoint, quiet_sdl, run_main
+from plumbing import ArgumentParser, UserError, gif_path, load_checkpoint, quiet_sdl, run_main, seed_value
 from train import ALGO, Config, make_env
 
 
@@ -72,11 +72,11 @@ def save_gif(frames, path, fps=30):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    parser = ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", help="a .pth file written by train.py")
     parser.add_argument("--episodes", type=int, default=10, help="greedy episodes to play")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the first reset")
+    parser.add_argument("--seed", type=seed_value, default=12345, help="seed of the first reset")
     parser.add_argument("--render", choices=["human"], help="open a window and show the episodes")
     parser.add_argument("--gif", metavar="PATH", help="write the first --gif-episodes episodes as an animated GIF")
     parser.add_argument("--gif-episodes", type=int, default=1, help="episodes recorded into the GIF")

@@ -113,7 +113,7 @@ def test_the_closing_line_names_the_model_file(tmp_path, capsys):
     run.finish(steps=10, train_seconds=1.0)
     out = capsys.readouterr().out
     assert f"model saved to {run.model}" in out
-    assert f"; test it on fresh episodes: python {plumbing.PART}/test.py {run.model} --episodes 100" in out
+    assert f"test.py {run.model} --episodes 100" in out and "; test it on fresh episodes: python " in out
 
 
 def test_interrupted_says_what_this_run_saved_and_exits_130(tmp_path, capsys):
@@ -182,3 +182,25 @@ def test_help_shows_the_env_id_given_with_its_preset(capsys):
         parse_config(Toy, ["--env-id", "X-v0", "--help"], presets=presets)
     shown = " ".join(capsys.readouterr().out.split())
     assert "(default: X-v0)" in shown and "(default: 0.5)" in shown
+
+
+def test_two_runs_in_the_same_second_with_different_log_folders_get_different_models(tmp_path):
+    first = toy_run(tmp_path)
+    second = Run(dataclasses.replace(first.config, log_dir=str(tmp_path / "other_logs")), "toy")
+    assert first.model != second.model
+    for run in (first, second):
+        run.finish(steps=1, train_seconds=1.0)
+    assert not list((tmp_path / "models").glob(".*.reserved"))   # the reservations are given back
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--seed", "-1"], "error: --seed must be in [0, 4294967295], got -1"),
+    (["--total-steps", "abc"], "error: argument --total-steps: invalid int value: 'abc'"),
+])
+def test_a_seed_out_of_range_or_an_unreadable_value_is_one_line(argv, says, capsys):
+    with pytest.raises((UserError, SystemExit)) as error:
+        parse_config(Toy, argv)
+    if error.type is UserError:
+        assert f"error: {error.value}" == says
+    else:
+        assert error.value.code == 2 and capsys.readouterr().err.strip() == says

@@ -346,3 +346,48 @@ def test_train_seconds_leave_evaluation_out(monkeypatch):
     seen = []
     train_seconds = agent.train(envs, on_eval=lambda step, seconds: seen.append(seconds) or setattr(clock, "now", clock.now + 100))
     assert seen == [2.0, 4.0] and train_seconds == 4.0
+
+
+def gradients_of_two_steps(monkeypatch, algo):
+    """The gradients each optimizer was given in two gradient steps on one batch, the weights held still (the
+    optimizers' steps recorded, not taken), without entropy bonus or clipping. Returns (agent, batch, grads)."""
+    config = get_config(["--algo", algo, "--num-envs", "2", "--n-steps", "8", "--ent-coef", "0",
+                         "--max-grad-norm", "1e9"])
+    envs, _, agent = build(config)
+    agent.start(envs, seed=0)
+    agent.collect_rollouts(envs)
+    batch = agent.prepare_batch()
+    grads = []
+    for optimizer in agent.optimizers:
+        params = optimizer.param_groups[0]["params"]
+        monkeypatch.setattr(optimizer, "step", lambda params=params: grads.append([p.grad.clone() for p in params]))
+    for _ in range(2):
+        agent.gradient_step(batch)
+    return agent, batch, grads
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_each_gradient_step_starts_from_zero_gradients(monkeypatch, algo):
+    _, _, grads = gradients_of_two_steps(monkeypatch, algo)
+    first, second = grads[:2], grads[2:]   # two networks, two optimizers, two steps
+    for a, b in zip(first, second):
+        for ga, gb in zip(a, b):
+            torch.testing.assert_close(gb, ga)  # a forgotten zero_grad would give twice the first
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_the_policy_gradient_reaches_the_actor(monkeypatch, algo):
+    """The actor's gradient is -mean(A * grad log pi(a|s)), from log pi of the CURRENT weights (PPO's at ratio 1
+    equals A2C's): a log-probability taken without gradient, or from the recorded old one, gives none."""
+    agent, batch, grads = gradients_of_two_steps(monkeypatch, algo)
+    from agent import normalize_advantages, policy_gradient_loss
+
+    advantages = batch["advantages"]
+    if agent.config.normalize_advantages:
+        advantages = normalize_advantages(advantages)
+    actor = agent.optimizers[0].param_groups[0]["params"]
+    log_probs = agent.network.distribution(batch["obs"]).log_prob(batch["actions"])
+    expected = torch.autograd.grad(policy_gradient_loss(log_probs, advantages), actor, allow_unused=True)
+    for got, want in zip(grads[0], expected):
+        torch.testing.assert_close(got, torch.zeros_like(got) if want is None else want, rtol=1e-4, atol=1e-6)
+    assert any(g.abs().sum() > 0 for g in grads[0])

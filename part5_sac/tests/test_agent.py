@@ -318,3 +318,36 @@ def test_without_anneal_lr_the_rate_stays():
     agent.train(env)
     assert [o.param_groups[0]["lr"] for o in (agent.actor_optimizer, agent.critic_optimizer, agent.alpha_optimizer)] \
         == [0.01] * 3
+
+
+def test_the_learned_temperature_is_the_one_the_losses_use(monkeypatch):
+    import agent as agent_module
+
+    agent = filled_agent("--alpha", "1.0")
+    with torch.no_grad():
+        agent.log_alpha.fill_(math.log(0.3))  # learned away from --alpha: the losses must use 0.3, not 1.0
+    seen = []
+    target = agent_module.soft_td_target
+    monkeypatch.setattr(agent_module, "soft_td_target", lambda *args: seen.append(args[-1]) or target(*args))
+    agent.learn(1)
+    assert float(seen[0]) == pytest.approx(0.3)
+
+
+def test_each_gradient_step_starts_from_zero_gradients(monkeypatch):
+    """Two updates on one minibatch with the same noise, the weights held still: each step's gradients must be
+    that step's own, not the sum of both (a forgotten zero_grad doubles them)."""
+    agent = filled_agent()
+    obs, actions, rewards, next_obs, terminated = next_batch(agent, 0)[0]
+    grads = []
+    for optimizer in (agent.critic_optimizer, agent.actor_optimizer, agent.alpha_optimizer):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        monkeypatch.setattr(optimizer, "step", lambda params=params: grads.append([p.grad.clone() for p in params]))
+    monkeypatch.setattr(agent, "update_targets", lambda: None)
+    for _ in range(2):
+        torch.manual_seed(1)
+        agent.update(obs, actions, rewards, next_obs, terminated)
+    first, second = grads[:3], grads[3:]
+    for a, b in zip(first, second):
+        for ga, gb in zip(a, b):
+            torch.testing.assert_close(gb, ga)
+    assert any(g.abs().sum() > 0 for step in first for g in step)
