@@ -9,6 +9,7 @@ results file: the same files a sequential run writes. Ray is imported only here,
 import dataclasses
 import os
 import shutil
+import signal
 import sys
 
 import commands
@@ -137,6 +138,9 @@ class RayPool:
         except (ConnectionError, ValueError, RuntimeError) as exc:  # e.g. no cluster at --ray-address
             raise UserError(f"could not {'join Ray at ' + address if address else 'start a local Ray'}: "
                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+        # ray.init installs its own SIGTERM handler, which prints a native stack trace and kills the driver: put
+        # back the runner's, so a stop is one line, as it is without --ray
+        signal.signal(signal.SIGTERM, commands.stop_on_sigterm)
         print(f"Ray: {ray.cluster_resources().get('CPU', 0):g} CPUs", flush=True)
         self.remote = ray.remote(max_retries=0)(by_value(ray.cloudpickle, ray_task))  # a dead worker: failed, no retry
         self.pending = {}

@@ -13,7 +13,7 @@ after another in this process (train.build, agent.train: exactly what train.py r
 
 Writes, under --out: runs/{variant}__seed{seed}.json per finished run (its evaluations, the best model's
 final mean, steps/s), evaluations.csv (variant, seed, step, train_seconds, mean), a figure of the greedy
-evaluation curves (mean over seeds, min-max band) and table.md: steps to the threshold (the first
+evaluation curves (IQM over seeds, 95% bootstrap band) and table.md: steps to the threshold (the first
 evaluation at or over it; median over the seeds that got there, and how many did), the greedy mean of
 each seed's best model over --final-episodes episodes (mean over seeds, min-max), training time and
 steps/s (evaluation excluded).
@@ -71,19 +71,33 @@ def run(variant, env_id, seed, extra, final_episodes):
     return evaluations, final, config.total_steps / train_seconds
 
 
+def iqm(values, axis=0):
+    """The interquartile mean along `axis`: the mean of the middle half of the values (a quarter of them cut off
+    at each end, as scipy's trim_mean(values, 0.25) does), robust to one seed that diverged or got lucky."""
+    n = values.shape[axis]
+    cut = int(0.25 * n)
+    return np.take(np.sort(values, axis=axis), range(cut, n - cut), axis=axis).mean(axis=axis)
+
+
+def iqm_band(curves, reps=2000, seed=0):
+    """A 95% bootstrap interval of the IQM over seeds at every step: curves (seeds, steps) -> (2, steps)."""
+    picks = np.random.default_rng(seed).integers(0, len(curves), (reps, len(curves)))  # seeds drawn with replacement
+    return np.percentile(iqm(curves[picks], axis=1), [2.5, 97.5], axis=0)
+
+
 def draw(results, env_id, threshold, path):
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for variant, runs in results.items():
         steps = [s for s, _, _ in runs[0]["evaluations"]]
         curves = np.array([[m for _, _, m in r["evaluations"]] for r in runs])
-        ax.plot(steps, curves.mean(0), label=f"{variant} ({len(runs)} seed{'s' * (len(runs) > 1)})",
+        ax.plot(steps, iqm(curves), label=f"{variant} ({len(runs)} seed{'s' * (len(runs) > 1)})",
                 lw=2.2 if variant == "Rainbow" else 1.4)
-        ax.fill_between(steps, curves.min(0), curves.max(0), alpha=0.15)
+        ax.fill_between(steps, *iqm_band(curves), alpha=0.15)
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("greedy evaluation return")
-    ax.set_title(f"{env_id}: greedy evaluations, mean over seeds, min-max band")
+    ax.set_title(f"{env_id}: greedy evaluations, IQM over seeds, 95% bootstrap band")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

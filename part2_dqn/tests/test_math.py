@@ -196,3 +196,15 @@ def test_history_after_reset_and_steps():
 def test_network_shapes():
     assert QNetwork(3, 11, [64, 64])(torch.zeros(5, 3)).shape == (5, 11)
     assert LSTMQNetwork(14, 11, [32, 16])(torch.zeros(5, 4, 14)).shape == (5, 11)
+
+
+def test_the_comparison_curves_iqm_by_hand():
+    from compare import iqm, iqm_band
+
+    # eight seeds, sorted -50, 1, 2, 3, 4, 5, 6, 100: the middle half is (2 + 3 + 4 + 5) / 4 = 3.5, whatever the
+    # outliers
+    values = np.array([[100.0], [1.0], [2.0], [3.0], [4.0], [5.0], [6.0], [-50.0]])
+    assert iqm(values)[0] == 3.5
+    assert iqm(np.array([[1.0], [2.0], [9.0]]))[0] == 4.0   # three seeds: nothing cut, the mean
+    low, high = iqm_band(values)
+    assert low[0] <= 3.5 <= high[0]
