@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from actor_learner import ActorLearnerAgent
 from agent import Agent
 from fast import FastAgent
 from networks import CONVOLUTIONS, mean_abs_sigma
@@ -37,6 +38,7 @@ class Config:
     eval_every: int = arg(2_500, "run a greedy evaluation every this many steps", AT_LEAST_ONE)
     eval_episodes: int = arg(20, "episodes per greedy evaluation", AT_LEAST_ONE)
     stop_at: float = arg(float("inf"), "end training early once a greedy evaluation's mean return reaches this (inf: never)")
+    max_minutes: float = arg(float("inf"), "end training at the first evaluation after this many minutes of training (evaluations excluded; inf: never)", POSITIVE)
     log_dir: str = arg(str(REPO / "dqn_logs"), "TensorBoard runs go in a subfolder of this folder")
     save_dir: str = arg(str(REPO / "models" / PART), "each run's best model is saved in this folder, named like its run")
     discrete_actions: int = arg(0, "Gaussian-spaced torques for an env with a 1-D Box action (odd; 0 = refuse Box actions)", ODD_OR_ZERO)
@@ -77,6 +79,8 @@ class Config:
     checkpoint_every: int = arg(0, "save the whole training state (networks, optimizer, replay memory) in the run folder at the first episode end after every this many steps, for --resume (0 = never)", NOT_NEGATIVE)
     resume: str = arg("", "continue the interrupted run in this run folder from its saved training state, with its own settings (give no other flag)")
     fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
+    actor_learner: bool = arg(False, "collect in a second process while this one learns (actor_learner.py): two cores at once, the same replay ratio")
+    sync_every: int = arg(100, "--actor-learner: gradient steps between two publications of the weights to the actor", AT_LEAST_ONE)
 
 
 # Tuned defaults per environment; a flag on the command line still wins.
@@ -135,11 +139,14 @@ RAINBOW = dict(double=True, dueling=True, noisy=True, per=True, n_steps=3)
 RAINBOW_PRESETS = {"LunarLander-v3": dict(eval_episodes=20, anneal_lr=True, buffer_size=100_000)}
 
 
-def preset_defaults(env_id, rainbow=False):
+def preset_defaults(env_id, rainbow=False, actor_learner=False):
     """The defaults a run with this --env-id (and --rainbow) uses: the env's preset (Pong's for any Atari game),
-    then, under --rainbow, the rainbow preset and the env's rainbow settings over it."""
+    then, under --rainbow, the rainbow preset and the env's rainbow settings over it. With --actor-learner
+    no training state is saved (--checkpoint-every 0): --resume continues single-process runs only."""
     preset = PRESETS.get(env_id, ATARI if is_atari(env_id) else {})
-    return {**preset, **RAINBOW, **RAINBOW_PRESETS.get(env_id, {})} if rainbow else preset
+    if rainbow:
+        preset = {**preset, **RAINBOW, **RAINBOW_PRESETS.get(env_id, {})}
+    return {**preset, "checkpoint_every": 0} if actor_learner else preset
 
 
 def make_env(config, render_mode=None):
@@ -154,11 +161,16 @@ def get_config(argv=None):
     env DQN cannot learn, is a UserError naming it."""
     argv = sys.argv[1:] if argv is None else list(argv)
     rainbow = "--rainbow" in argv  # the rainbow preset sits over the env's one, under the flags given
-    config = parse_config(Config, argv, __doc__.split("\n")[0], lambda env_id, _: preset_defaults(env_id, rainbow))
+    actor_learner = "--actor-learner" in argv
+    config = parse_config(Config, argv, __doc__.split("\n")[0],
+                          lambda env_id, _: preset_defaults(env_id, rainbow, actor_learner))
     if config.resume:
         if len([a for a in argv if a.startswith("--")]) > 1:
             raise UserError("--resume continues a run with the settings it started with: give no other flag")
         return config
+    if config.actor_learner and config.checkpoint_every:
+        raise UserError("--checkpoint-every saves the single-process agent's training state; an --actor-learner "
+                        "run cannot be resumed: drop one of the two")
     if config.buffer_size < config.batch_size:
         raise UserError(f"--buffer-size must be at least --batch-size ({config.batch_size}), got {config.buffer_size}")
     if not is_atari(config.env_id):  # make it once: an unknown id, continuous actions, observations DQN cannot read
@@ -184,7 +196,10 @@ def build(config, device="cpu"):
 
 
 def make_agent(config, obs_shape, n_actions, device="cpu"):
-    """agent.py's textbook Agent, or fast.py's FastAgent (the default): the same updates, faster."""
+    """agent.py's textbook Agent, or fast.py's FastAgent (the default): the same updates, faster; with
+    --actor-learner, the textbook Agent as the learner, with an actor process collecting (actor_learner.py)."""
+    if config.actor_learner:
+        return ActorLearnerAgent(config, obs_shape, n_actions, device, make_env=make_env)
     return (FastAgent if config.fast else Agent)(config, obs_shape, n_actions, device)
 
 
@@ -217,7 +232,8 @@ def main(argv=None):
         run.evaluated(step, train_seconds, mean, std, checkpoint=lambda: dict(
             algo=ALGO, state_dict=agent.q_network.state_dict(), config=asdict(config),
             obs_shape=list(env.observation_space.shape), n_actions=agent.n_actions))
-        return mean >= config.stop_at  # True ends the training here: --stop-at reached
+        # True ends the training here: --stop-at reached, or --max-minutes spent
+        return mean >= config.stop_at or train_seconds >= 60 * config.max_minutes
 
     try:
         train_seconds = agent.train(env, on_log=on_log, on_eval=on_eval,
@@ -227,7 +243,9 @@ def main(argv=None):
     env.close()
     eval_env.close()
     if agent.steps < config.total_steps:
-        print(f"stopped at step {agent.steps:,}: --stop-at {config.stop_at:g} reached")
+        reason = (f"--stop-at {config.stop_at:g} reached" if run.best["eval_return"] >= config.stop_at else
+                  f"--max-minutes {config.max_minutes:g} spent")
+        print(f"stopped at step {agent.steps:,}: {reason}")
     return run.finish(agent.steps, train_seconds)
 
 

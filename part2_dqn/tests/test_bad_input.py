@@ -51,6 +51,9 @@ TRAIN = [
      "this DQN needs a flat Box (a vector of numbers) or an Atari game's frames, not other images or dictionaries"),
     (["--env-id", "CartPole-v1", "--network", "cnn"], "--network cnn is for Atari games' frames and they need it; "
      "'CartPole-v1' with --network cnn does not fit"),
+    (["--actor-learner", "--checkpoint-every", "1000"], "--checkpoint-every saves the single-process agent's "
+     "training state; an --actor-learner run cannot be resumed: drop one of the two"),
+    (["--max-minutes", "0"], "--max-minutes must be > 0, got 0.0"),
     (["--resume", "dqn_logs/a_run", "--seed", "3"], "--resume continues a run with the settings it started with: "
      "give no other flag"),
 ]

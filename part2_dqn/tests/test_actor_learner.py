@@ -1,0 +1,202 @@
+"""The actor-learner split (actor_learner.py): the learner stores exactly what a single-process agent would,
+weights reach the actor, the replay ratio holds, and Ctrl-C stops both processes and keeps the best model."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import train
+from actor_learner import LEAD, ActorLearnerAgent
+from agent import Agent
+from plumbing import UserError
+
+PART_DIR = Path(__file__).resolve().parents[1]
+
+
+def build_pair(argv):
+    """A single-process Agent and an ActorLearnerAgent from the same flags and seed, and the env train.build made."""
+    config = train.get_config(argv)
+    env, _, agent = train.build(config)
+    learner_config = train.get_config([*argv, "--actor-learner"])
+    learner_env, _, learner = train.build(learner_config)
+    assert type(agent) is not ActorLearnerAgent and isinstance(learner, ActorLearnerAgent)
+    return (env, agent), (learner_env, learner)
+
+
+MEMORY_FIELDS = ["obs", "next_obs", "frames", "stream", "episode_start", "steps", "valid", "actions", "rewards",
+                 "terminated", "discounts"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--env-id", "CartPole-v1", "--n-steps", "3", "--epsilon-end", "0.3"],
+    ["--env-id", "ALE/Pong-v5", "--buffer-size", "150", "--max-episode-steps", "40", "--batch-size", "8"],
+], ids=["cartpole_3_step", "pong_frames"])
+def test_the_learner_stores_exactly_what_the_single_process_agent_stores(argv):
+    """No learning (learning_starts past the budget), so both act with the same weights and the same
+    epsilon draws: the learner's memory, filled from the actor's messages, must equal the memory the
+    single-process agent fills itself (n-step windows, episode ends, frames stored once, a wrapped ring).
+    Red if the actor drops, reorders or duplicates a transition, or the learner stores it differently."""
+    flags = [*argv, "--total-steps", "300", "--learning-starts", "1000", "--eval-every", "300",
+             "--exploration-fraction", "0.5"]
+    (env, agent), (learner_env, learner) = build_pair(flags)
+    agent.train(env)
+    learner.train(learner_env)
+    assert learner.steps == agent.steps == 300 and learner.epsilon == agent.epsilon
+    for field in MEMORY_FIELDS:
+        if hasattr(agent.memory, field):
+            np.testing.assert_array_equal(getattr(learner.memory, field), getattr(agent.memory, field), err_msg=field)
+    assert (learner.memory.position, learner.memory.size) == (agent.memory.position, agent.memory.size)
+
+
+def prefer(network, action):
+    """Make `network` pick `action` in every state: its last layer's bias far above the others."""
+    with torch.no_grad():
+        last = [m for m in network.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.bias.fill_(0.0)
+        last.bias[action] = 1e6
+
+
+@pytest.mark.parametrize("action", [0, 1])
+def test_the_actor_acts_with_the_learners_weights(action):
+    """Greedy acting (epsilon 0), no learning: every action the actor takes is the one the learner's
+    network prefers, for either action, so the weights the actor acts with are the learner's, not its own."""
+    config = train.get_config(["--env-id", "CartPole-v1", "--actor-learner", "--total-steps", "200",
+                               "--learning-starts", "1000", "--eval-every", "200", "--epsilon-start", "0",
+                               "--epsilon-end", "0"])
+    env, _, learner = train.build(config)
+    prefer(learner.q_network, action)
+    learner.train(env)
+    assert (learner.memory.actions[:learner.memory.size] == action).all()
+
+
+class SwitchingLearner(ActorLearnerAgent):
+    """After its first gradient step, the learner's network prefers action 1 (it preferred 0 before)."""
+
+    def learn(self, gradient_steps):
+        result = super().learn(gradient_steps)
+        if self.gradient_steps == 1:
+            prefer(self.q_network, 1)
+            self.switched_at = self.steps
+        return result
+
+
+def test_weights_published_during_training_reach_the_actor():
+    """The learner's weights change after its first gradient step; within the next publication (every
+    gradient step here) plus the steps the actor may run ahead, the actor's actions follow them.
+    Red if the learner never publishes or the actor never copies what is published."""
+    config = train.get_config(["--env-id", "CartPole-v1", "--actor-learner", "--total-steps", "400",
+                               "--learning-starts", "100", "--batch-size", "32", "--eval-every", "400",
+                               "--epsilon-start", "0", "--epsilon-end", "0", "--learning-rate", "1e-9",
+                               "--sync-every", "1"])
+    env, _, _ = train.build(config)
+    learner = SwitchingLearner(config, env.observation_space.shape, int(env.action_space.n), make_env=train.make_env)
+    prefer(learner.q_network, 0)
+    learner.train(env)
+    actions = learner.memory.actions[:learner.memory.size]
+    assert (actions[:100] == 0).all()  # before any gradient step, the first published weights
+    # taken before the switch arrived: at most the steps the actor may run ahead, and one message
+    assert (actions[learner.switched_at + LEAD + 16:] == 1).all()
+
+
+class RecordingLearner(ActorLearnerAgent):
+    def receive(self, outbox, block):
+        taken = super().receive(outbox, block)
+        if taken:
+            self.seen.append((self.steps, self.gradient_steps))
+        return taken
+
+
+@pytest.mark.parametrize("train_freq, gradient_steps", [(1, 1), (4, 1), (2, 3)])
+def test_the_replay_ratio_holds(train_freq, gradient_steps):
+    """gradient_steps per train_freq agent steps past learning_starts, as the single-process agent takes them:
+    at the end exactly, and the actor never more than LEAD steps ahead of what the next gradient step needs."""
+    config = train.get_config(["--env-id", "CartPole-v1", "--actor-learner", "--total-steps", "600",
+                               "--learning-starts", "100", "--batch-size", "16", "--eval-every", "300",
+                               "--train-freq", str(train_freq), "--gradient-steps", str(gradient_steps)])
+    env, _, _ = train.build(config)
+    learner = RecordingLearner(config, env.observation_space.shape, int(env.action_space.n), make_env=train.make_env)
+    learner.seen = []
+    learner.train(env)
+    assert learner.gradient_steps == (600 - 100) * gradient_steps // train_freq
+    for steps, updates in learner.seen:
+        needed = 100 + -(-(updates + 1) * train_freq // gradient_steps)
+        assert steps <= max(needed, 16 + config.n_steps) + LEAD, (steps, updates)
+
+
+def test_actor_learner_cannot_save_a_training_state():
+    with pytest.raises(UserError, match="--checkpoint-every saves the single-process agent's training state"):
+        train.get_config(["--actor-learner", "--checkpoint-every", "1000"])
+    assert train.get_config(["--env-id", "ALE/Pong-v5", "--actor-learner"]).checkpoint_every == 0
+    assert train.get_config(["--env-id", "ALE/Pong-v5"]).checkpoint_every == 25_000
+
+
+def test_actor_learner_learns_cartpole():
+    """The seeded learning test of the split: the CartPole preset reaches a greedy 475 (timing decides which
+    weights the actor acts with, so runs differ; every run so far got there well within the budget)."""
+    config = train.get_config(["--env-id", "CartPole-v1", "--actor-learner", "--seed", "1"])
+    env, eval_env, learner = train.build(config)
+    scores = []
+
+    def on_eval(step, seconds):
+        scores.append(learner.evaluate(eval_env, 10)[0])
+        return scores[-1] >= 475
+
+    learner.train(env, on_eval=on_eval)
+    assert max(scores) >= 475, scores
+
+
+def children(pid):
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("stop", ["ctrl_c", "sigterm"])
+def test_ctrl_c_stops_both_processes_and_keeps_the_best_model(tmp_path, stop):
+    """Ctrl-C in a terminal signals the whole process group; `kill` (SIGTERM) the learner alone. Either way:
+    exit 130, no traceback, the saved model intact, and no process left behind."""
+    process = subprocess.Popen([sys.executable, str(PART_DIR / "train.py"), "--env-id", "CartPole-v1",
+                                "--actor-learner", "--total-steps", "10000000", "--eval-every", "500",
+                                "--eval-episodes", "1", "--log-dir", "logs", "--save-dir", "models"],
+                               cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    models, deadline = tmp_path / "models", time.time() + 120
+    while not (models.is_dir() and list(models.glob("*.pth"))) and time.time() < deadline:
+        time.sleep(0.2)
+    assert models.is_dir() and list(models.glob("*.pth")), "no model saved within 120 s"
+    time.sleep(1.0)
+    started = children(process.pid)
+    assert started, "the actor process is not running"
+    if stop == "ctrl_c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr and "intact" in stderr, stderr
+    (model,) = models.glob("*.pth")
+    assert "state_dict" in torch.load(model, weights_only=True)
+    deadline = time.time() + 10
+    while any(alive(pid) for pid in started) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if alive(pid)], "a process was left behind"
