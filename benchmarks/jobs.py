@@ -95,6 +95,8 @@ def run_job(suite, job, seed, state):
                   seconds_to_threshold=hit[1] if hit else None, best_eval=summary["best_eval"],
                   best_step=summary["best_step"], final=final, curve=curve, model=model,
                   machine=provenance.machine())
+    if summary.get("gradient_steps") is not None:  # Part 2's DQN: updates, beside the agent steps
+        result["gradient_steps"] = summary["gradient_steps"]
     if summary.get("resumed_at"):  # the steps at which it continued from a saved state (wall_seconds: the last stretch)
         result["resumed_at"] = summary["resumed_at"]
     if summary.get("raw_steps_per_second") is not None:  # a run that measured its env's raw rate itself (older parts)

@@ -86,8 +86,8 @@ def cpus(job):
 
 def plan(suite, jobs_, missing_only, results=None):
     """(pool, after): the (job, seed) pairs that run as Ray tasks (every Job and PeerJob), and what runs after
-    the pool on the driver, alone (side-by-side jobs, which claim a speed ratio, and CommandJobs, which draw
-    their own figures). With `missing_only`, only the pairs without a result (see is_missing)."""
+    the pool on the driver, alone (side-by-side jobs, which claim a speed ratio, jobs marked `alone`, which use
+    both cores, and CommandJobs, which draw their own figures). With `missing_only`, only the pairs without a result (see is_missing)."""
     pool, after = [], []
     for job in jobs_:
         if isinstance(job, CommandJob):
@@ -99,7 +99,8 @@ def plan(suite, jobs_, missing_only, results=None):
         for seed in job.seeds:
             if missing_only and not is_missing(results_path(suite, job, seed, results)):
                 continue
-            (after if isinstance(job, SideBySideJob) else pool).append((job, seed))
+            alone = isinstance(job, SideBySideJob) or getattr(job, "alone", False)
+            (after if alone else pool).append((job, seed))
     return pool, after
 
 

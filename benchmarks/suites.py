@@ -31,6 +31,7 @@ class Job:
     target: float = None           # claim for every seed: final `metric` >= target (the older, per-seed form)
     last_target: float = None      # claim: the last greedy evaluation of the run >= this
     max_steps: int = None          # claim: the first evaluation at the threshold comes within this many env steps
+    max_minutes: float = None      # claim: ... within this many minutes of training (evaluations excluded)
     target_text: str = ""          # the claim in words
     raw_speed: bool = False        # also measure the raw step rate of the same env, random actions (raw_speed.py)
     speed_target: float = None     # required ratio of the run's training steps/s (speed_key) to that raw rate
@@ -44,6 +45,7 @@ class Job:
     algo: str = None               # the algorithm's name in the closing comparison (defaults to the label)
     plot_minutes: bool = False     # the learning-curve plot also against training minutes (a second panel)
     requires: str = None           # a module beyond requirements.txt (e.g. "mujoco"): without it the job is skipped
+    alone: bool = False            # it uses both cores (Pong's actor and learner): runs after the pool, one seed at a time
 
 
 @dataclass

@@ -28,16 +28,18 @@ MARK = {True: "✅", False: "❌", None: ""}
 
 def passes(job, r, success=True):
     """True/False against every claim a single seed can be judged on, None when the job makes none: the older
-    per-seed claims (target, last_target, max_steps, speed_target), the collection speed, and (with `success`)
+    per-seed claims (target, last_target, max_steps, max_minutes, speed_target), the collection speed, and (with `success`)
     the seed's own success when the job claims a success fraction."""
     success_target = getattr(job, "success_target", None) if success else None
-    claims = (job.target, job.last_target, job.max_steps, job.speed_target, getattr(job, "collect_target", None),
-              success_target)
+    claims = (job.target, job.last_target, job.max_steps, getattr(job, "max_minutes", None), job.speed_target,
+              getattr(job, "collect_target", None), success_target)
     if all(claim is None for claim in claims):
         return None
     ok = job.target is None or r["final"][job.metric] >= job.target
     ok &= job.last_target is None or (bool(r["curve"]) and r["curve"][-1][1] >= job.last_target)
     ok &= job.max_steps is None or (r["steps_to_threshold"] is not None and r["steps_to_threshold"] <= job.max_steps)
+    max_minutes = getattr(job, "max_minutes", None)
+    ok &= max_minutes is None or (r["seconds_to_threshold"] is not None and r["seconds_to_threshold"] <= 60 * max_minutes)
     compared = r.get("compared_steps_per_second", r["steps_per_second"])
     ok &= job.speed_target is None or compared >= job.speed_target * r["raw_steps_per_second"]
     collect = getattr(job, "collect_target", None)
@@ -220,7 +222,7 @@ def claims(job, js, peer=None):
         value = stats.iqm(js.scores)  # the point alone: the summary in words needs no bootstrap
         out.append((f"IQM {value:.{score_digits(value)}f} {'>=' if value >= job.iqm_target else '<'} "
                     f"{job.iqm_target:g}", (value >= job.iqm_target and not js.failed) if judged else None))
-    per_seed = [job.target, job.last_target, job.max_steps, job.speed_target, job.collect_target]
+    per_seed = [job.target, job.last_target, job.max_steps, job.max_minutes, job.speed_target, job.collect_target]
     if any(claim is not None for claim in per_seed):
         ok = [passes(job, r, success=False) for r in js.done]
         out.append((f"every seed's own claims: {sum(ok)} of {len(js.done) + len(js.failed)} hold",

@@ -5,11 +5,13 @@
     python part2_dqn/train.py --env-id CartPole-v1              # tuned preset
     python part2_dqn/train.py --env-id CartPole-v1 --help       # every setting, with the preset's defaults
     python part2_dqn/train.py --env-id ALE/Pong-v5              # from pixels: the CNN, frames stored once
+    python part2_dqn/train.py --env-id ALE/Pong-v5 --actor-learner --train-freq 2   # on two cores
     tensorboard --logdir dqn_logs                               # the runs, in the repo's dqn_logs/
 
 Reading order: config -> env factory (wrappers.py) -> network (networks.py) -> memory (memory.py) ->
 agent (agent.py; fast.py is the same agent, faster, and can be skipped) -> main(). plumbing.py (CLI, run
-folders, checkpoints, signals) is not RL and can be skipped, and so can resume.py (--resume).
+folders, checkpoints, signals) is not RL and can be skipped, and so can resume.py (--resume) and
+actor_learner.py (--actor-learner: an actor process collects while this one learns).
 """
 import sys
 from dataclasses import asdict, dataclass
@@ -246,7 +248,7 @@ def main(argv=None):
         reason = (f"--stop-at {config.stop_at:g} reached" if run.best["eval_return"] >= config.stop_at else
                   f"--max-minutes {config.max_minutes:g} spent")
         print(f"stopped at step {agent.steps:,}: {reason}")
-    return run.finish(agent.steps, train_seconds)
+    return run.finish(agent.steps, train_seconds, gradient_steps=agent.gradient_steps)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ def test_every_claim_is_checked():
     assert passes(job(max_steps=20_000, last_target=500), result()) is True
     assert passes(job(max_steps=10_000), result()) is False
     assert passes(job(max_steps=20_000), result(steps_to_threshold=None)) is False   # never reached
+    assert passes(job(max_minutes=0.2), result(seconds_to_threshold=12.0)) is True    # minutes of training
+    assert passes(job(max_minutes=0.2), result(seconds_to_threshold=12.1)) is False
+    assert passes(job(max_minutes=60), result(seconds_to_threshold=None)) is False
     assert passes(job(last_target=500), result(curve=[[50_000, 499.0, 9.0]])) is False
     assert passes(job(target=-170), result(final=dict(mean=-171.0, std=1, episodes=100))) is False
     speed = job(speed_target=0.7)
