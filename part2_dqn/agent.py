@@ -62,7 +62,7 @@ class Agent:
         self.target_network = copy.deepcopy(self.q_network)
         self.target_network.requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.q_network.parameters(), lr=config.learning_rate,
-                                           weight_decay=config.weight_decay)
+                                           weight_decay=config.weight_decay, eps=config.adam_eps)
         self.memory = make_memory(config, obs_shape, self.device)  # uniform, or prioritized with --per
         self.rng = random.Random(config.seed)  # exploration draws: Python's generator is cheap per call
         # Noisy Nets: the noise has its own seeded generator, so a run's noise depends on its seed alone

@@ -125,7 +125,8 @@ class FastAgent(Agent):
     def __init__(self, config, obs_shape, n_actions, device="cpu"):
         super().__init__(config, obs_shape, n_actions, device)
         self.params = list(self.q_network.parameters())  # listed once, not on every step
-        self.optimizer = FusedAdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.optimizer = FusedAdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay,
+                                    eps=config.adam_eps)
         # numpy acting knows the plain MLP only (not the dueling head, nor noisy layers)
         use_numpy = config.network == "mlp" and self.device.type == "cpu" and not (config.dueling or config.noisy)
         self.numpy_q_network = NumpyQNetwork(self.q_network) if use_numpy else None

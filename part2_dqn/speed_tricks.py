@@ -90,7 +90,8 @@ class LeanStep(Agent):
     def __init__(self, config, *args, **kwargs):
         super().__init__(config, *args, **kwargs)
         self.params = list(self.q_network.parameters())
-        self.optimizer = FusedAdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.optimizer = FusedAdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay,
+                                    eps=config.adam_eps)
 
     def learn(self, gradient_steps):
         c = self.config
@@ -111,7 +112,7 @@ class LeanStepPublic(LeanStep):
     def __init__(self, config, *args, **kwargs):
         super().__init__(config, *args, **kwargs)
         self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay,
-                                           fused=True)
+                                           eps=config.adam_eps, fused=True)
 
     def gradient_step(self, obs, actions, target):
         q = self.q_network(obs).gather(1, actions).squeeze(1)

@@ -54,6 +54,7 @@ class Config:
     learning_rate: float = arg(1e-3, "AdamW learning rate", POSITIVE)
     anneal_lr: bool = arg(False, "decay the learning rate linearly to zero over total_steps (the last policy then stops moving)")
     weight_decay: float = arg(0.0, "AdamW weight decay", NOT_NEGATIVE)
+    adam_eps: float = arg(1e-8, "AdamW's epsilon in m / (sqrt(v) + eps): larger damps the steps of rarely moved weights (Rainbow's Atari setting: 1.5e-4)", POSITIVE)
     batch_size: int = arg(128, "transitions per gradient step", AT_LEAST_ONE)
     buffer_size: int = arg(60_000, "replay memory capacity (transitions), at least --batch-size", AT_LEAST_ONE)
     learning_starts: int = arg(1_000, "environment steps of pure collection before the first update", NOT_NEGATIVE)

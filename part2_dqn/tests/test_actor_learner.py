@@ -129,6 +129,17 @@ def test_the_replay_ratio_holds(train_freq, gradient_steps):
         assert steps <= max(needed, 16 + config.n_steps) + LEAD, (steps, updates)
 
 
+@pytest.mark.parametrize("fast", ["--fast", "--no-fast", "--actor-learner"])
+def test_adams_epsilon_is_the_configs(fast):
+    """--adam-eps reaches the optimizer of every agent (the learner's included): the textbook torch.optim.AdamW
+    and fast.py's FusedAdamW, whose eps the fused kernel takes."""
+    config = train.get_config(["--env-id", "CartPole-v1", fast, "--adam-eps", "1.5e-4"])
+    _, _, agent = train.build(config)
+    optimizer = agent.optimizer
+    eps = optimizer.eps if hasattr(optimizer, "eps") else optimizer.param_groups[0]["eps"]
+    assert eps == 1.5e-4
+
+
 def test_actor_learner_cannot_save_a_training_state():
     with pytest.raises(UserError, match="--checkpoint-every saves the single-process agent's training state"):
         train.get_config(["--actor-learner", "--checkpoint-every", "1000"])
