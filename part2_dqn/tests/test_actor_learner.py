@@ -211,3 +211,14 @@ def test_ctrl_c_stops_both_processes_and_keeps_the_best_model(tmp_path, stop):
     while any(alive(pid) for pid in started) and time.time() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in started if alive(pid)], "a process was left behind"
+
+
+@pytest.mark.parametrize("split", [[], ["--actor-learner"]], ids=["one_process", "actor_learner"])
+def test_max_minutes_ends_the_run_at_the_first_evaluation_past_it(tmp_path, capsys, split):
+    """--max-minutes: training stops at the first evaluation after that much training (here any amount), and
+    the closing lines say why; a model is saved from that evaluation."""
+    summary = train.main(["--env-id", "CartPole-v1", *split, "--total-steps", "50000", "--eval-every", "1500",
+                          "--eval-episodes", "1", "--max-minutes", "1e-9", "--log-dir", str(tmp_path / "logs"),
+                          "--save-dir", str(tmp_path / "models")])
+    assert summary["steps"] == 1500 and summary["model"] is not None
+    assert "stopped at step 1,500: --max-minutes 1e-09 spent" in capsys.readouterr().out
