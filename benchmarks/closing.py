@@ -94,8 +94,21 @@ def closing_table_row(env, row):
             f"{success_cell(row.js, CLOSING[env])} | {reach_cell(row.js.reach)} | {budget_cell(row)} |")
 
 
+def and_list(words):
+    """"A", "A and B", "A, B and C"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def names(rows):
-    return " and ".join(r.name for r in rows)
+    """The rows' algorithms in English, grouped by part: "Part 3's REINFORCE with a learned baseline, and Part 4's
+    A2C and PPO"."""
+    by_part = {}
+    for r in rows:
+        by_part.setdefault(r.part, []).append(r.job.algo or r.job.label)
+    phrases = [f"{part}'s {and_list(algos)}" for part, algos in by_part.items()]
+    if len(phrases) > 1 and any(" and " in p for p in phrases):  # a comma keeps "and" inside a part apart
+        return ", ".join(phrases[:-1]) + ", and " + phrases[-1]
+    return and_list(phrases)
 
 
 def closing_advice(env, rows):

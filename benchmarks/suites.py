@@ -188,15 +188,15 @@ PART3_FULL = [
         "CartPole-v1, learned baseline", threshold=500, final_episodes=20, success_target=1.0,
         target_text="success 10/10 at 500 over 20 episodes within 150k steps",
         collect_speed=True, ship="CartPole-v1__reinforce_value.pth",
-        env_id="CartPole-v1", algo="REINFORCE, learned baseline"),
+        env_id="CartPole-v1", algo="REINFORCE with a learned baseline"),
     # 12-15 minutes a run here: five seeds
     Job("lunarlander", "part3_reinforce", "train.py", ["--env-id", "LunarLander-v3"], SEEDS_LONG,
         "LunarLander-v3, baseline + entropy", threshold=200, final_episodes=20, iqm_target=200,
         target_text="IQM >= 200 over 20 episodes", ship="LunarLander-v3__reinforce.pth",
-        env_id="LunarLander-v3", algo="REINFORCE, baseline + entropy"),
+        env_id="LunarLander-v3", algo="REINFORCE with a baseline and an entropy bonus"),
     Job("pendulum", "part3_reinforce", "train.py", ["--env-id", "Pendulum-v1"], SEEDS,
         "Pendulum-v1 (continuous), learned baseline", threshold=-600, final_episodes=100,
-        env_id="Pendulum-v1", algo="REINFORCE, Gaussian policy, learned baseline"),
+        env_id="Pendulum-v1", algo="REINFORCE (Gaussian policy) with a learned baseline"),
     CommandJob("compare_presets", "part3_reinforce", ["compare.py"]),
 ]
 

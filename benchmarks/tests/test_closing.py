@@ -318,3 +318,17 @@ def test_the_top_readme_has_the_markers_the_report_writes_between():
     text = (paths.REPO / "README.md").read_text()
     assert text.count("<!-- results:closing -->") == 1 and text.count("<!-- /results:closing -->") == 1
     assert text.index("<!-- results:closing -->") < text.index("<!-- /results:closing -->")
+
+
+def test_the_advice_names_algorithms_in_english_grouped_by_part():
+    """One part's algorithms share its name ("Part 4's A2C and PPO"); a comma parts the parts when one of them
+    lists two."""
+    def rows(*pairs):
+        return [closing.ClosingRow(job=job(algo, part, "CartPole-v1", algo, 500), js=None) for part, algo in pairs]
+    assert closing.names(rows(("part2_dqn", "DQN"))) == "Part 2's DQN"
+    assert closing.names(rows(("part2_dqn", "DQN"), ("part5_sac", "SAC"))) == "Part 2's DQN and Part 5's SAC"
+    assert closing.names(rows(("part3_reinforce", "REINFORCE with a learned baseline"), ("part4_actor_critic", "A2C"),
+                              ("part4_actor_critic", "PPO"))) == \
+        "Part 3's REINFORCE with a learned baseline, and Part 4's A2C and PPO"
+    assert closing.names(rows(("part1_tabular_q", "Q"), ("part2_dqn", "DQN"), ("part5_sac", "SAC"))) == \
+        "Part 1's Q, Part 2's DQN and Part 5's SAC"

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import paths
 import figures
@@ -291,8 +292,9 @@ def test_a_seed_no_selected_job_runs_is_one_error_line(capsys):
 def test_a_part_table_reports_each_job_over_its_seeds_and_against_sb3(tmp_path, monkeypatch):
     """Three of ten listed seeds have run (n=3): the IQM of their final tests (three seeds: the mean, in [min,
     max]), success 0 of 3 at 200 with its Wilson interval, no evaluation at 200, the claim not judged yet; SB3 on
-    the same seeds beside it, with the probability that our run beats theirs: of the nine pairs, 174.3 beats all
-    three of SB3's (69.9, 120.0, 160.0), 113.0 one, 153.8 two: 6 of 9."""
+    the same seeds beside it, with the probability that our run beats theirs. The claim compares final policies
+    (SB3 keeps no best model): our last evaluations 124.3, 63.0 and 103.8 against SB3's 69.9, 120.0 and 160.0
+    win 2 + 0 + 1 of the nine pairs, 3 of 9; our best models (174.3, 113.0, 153.8) would win 3 + 1 + 2, 6 of 9."""
     pytest.importorskip("rliable")
     (part := tmp_path / "part4_actor_critic").mkdir()
     (part / "README.md").write_text("<!-- results:full -->\n<!-- /results:full -->\n")
@@ -305,29 +307,35 @@ def test_a_part_table_reports_each_job_over_its_seeds_and_against_sb3(tmp_path, 
     for seed, mine, theirs in ((101, 174.3, 69.9), (102, 113.0, 120.0), (103, 153.8, 160.0)):
         (results / f"lunarlander_a2c__seed{seed}.json").write_text(json.dumps(result(
             label=ours.label, seed=seed, steps=1_000_000, steps_to_threshold=None, seconds_to_threshold=None,
-            curve=[[25_000, -100.0, 3.0], [1_000_000, mine, 160.0]], final=dict(mean=mine, std=50.0, episodes=100),
-            model=f"benchmarks/runs/full/lunarlander_a2c__seed{seed}/models/m.pth")))
+            curve=[[25_000, -100.0, 3.0], [1_000_000, mine - 50, 160.0]], final=dict(mean=mine, std=50.0, episodes=100),
+            best_step=1_000_000, best_eval=160.0, model=f"benchmarks/runs/full/lunarlander_a2c__seed{seed}/models/m.pth")))
         (results / f"lunarlander_a2c_vs_sb3__seed{seed}.json").write_text(json.dumps(result(
             label=peer.label, seed=seed, steps=1_000_000, peer=True, curve=[[25_000, -150.0], [1_000_000, theirs]],
             final=dict(mean=theirs, std=60.0, episodes=20, policy="final"))))
     monkeypatch.setattr(paths, "REPO", tmp_path)
     monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
     monkeypatch.setitem(run.SUITES, "full", [ours, peer])
+    (tmp_path / "models" / "part4_actor_critic").mkdir(parents=True)
+    torch.save({"config": {"seed": 101}, "step": 1_000_000, "eval_return": 160.0},
+               tmp_path / "models" / "part4_actor_critic" / "LunarLander-v3__a2c.pth")
     tables.report("full", ["part4_actor_critic"])
     text = (part / "README.md").read_text()
     assert text.count("\nRan `") == 1 and ("Ran `python benchmarks/run.py full --part part4_actor_critic "
                                           "--update-docs`: seeds 101-103 (of the 101-110 the suite lists) on cpu") in text
     assert ("| LunarLander-v3, A2C | 3 of 10 (104-110 not run yet) | 147.0 [113.0, 174.3] | 0/3 at 200 [0.00, 0.56] "
-            "| 0 of 3 | not judged yet (3 of 10 seeds run): P(ours > SB3) 0.67 > 0.5 |") in text
+            "| 0 of 3 | not judged yet (3 of 10 seeds run): P(ours > SB3) 0.33 <= 0.5 |") in text
     # the final test a reader reproduces, its seed visible: the shipped model is seed 101's (the best, 174.3)
     assert ("- LunarLander-v3, A2C: `python part4_actor_critic/test.py models/part4_actor_critic/LunarLander-v3__a2c.pth "
             "--episodes 100 --seed 100101` (seed 101's best model, shipped)") in text
     assert "episodes seeded from `--seed 100000+N`" in text
-    assert ("| ours (best model, 100 episodes) | 3 of 10 (104-110 not run yet) | 147.0 [113.0, 174.3] | "
+    assert ("| ours, final policy (the last evaluation of training) | 3 of 10 (104-110 not run yet) | "
+            "97.0 [63.0, 124.3] | 0/3 at 200 [0.00, 0.56] | 0 of 3 |") in text
+    assert ("| SB3, final policy (20 episodes) | 3 of 10 (104-110 not run yet) | 116.6 [69.9, 160.0] | "
             "0/3 at 200 [0.00, 0.56] | 0 of 3 |") in text
-    assert ("| SB3 (final policy, 20 episodes) | 3 of 10 (104-110 not run yet) | 116.6 [69.9, 160.0] | "
+    assert ("| ours, best saved model (100 episodes) | 3 of 10 (104-110 not run yet) | 147.0 [113.0, 174.3] | "
             "0/3 at 200 [0.00, 0.56] | 0 of 3 |") in text
-    assert "Probability of improvement, P(ours > SB3): 0.67 [" in text
+    assert "Probability of improvement, final policies, P(ours > SB3): 0.33 [" in text
+    assert "Our best saved models against SB3's final policies: P(ours > SB3) 0.67 [" in text
     assert "claim: above 0.5 (not judged until every seed of both has run)." in text
     assert (part / "plots" / "lunarlander_a2c.png").exists() and (part / "plots" / "lunarlander_a2c_vs_sb3.png").exists()
     assert "![LunarLander-v3, A2C, ours and SB3's](plots/lunarlander_a2c_vs_sb3.png)" in text
@@ -340,6 +348,28 @@ def test_a_part_table_reports_each_job_over_its_seeds_and_against_sb3(tmp_path, 
     tables.report("full", ["part4_actor_critic"])
     text = (part / "README.md").read_text()
     assert "| LunarLander-v3, A2C | 10 | " in text and "✅ P(ours > SB3) 0." in text and "claim: above 0.5 ✅." in text
+
+
+def test_the_table_calls_a_model_shipped_only_when_models_holds_that_runs_best_model(tmp_path, monkeypatch):
+    """The reproduce line says "shipped" only if the checkpoint in models/ is the best seed's best model (its seed,
+    the step and score of that run's best evaluation); a model from another run there (a tuning seed, the same
+    seed in an older suite) sends the reader to the best seed's run folder, and so does a file that is not a
+    checkpoint."""
+    (tmp_path / "models" / "part2_dqn").mkdir(parents=True)
+    shipped = tmp_path / "models" / "part2_dqn" / "CartPole-v1__dqn_mlp.pth"
+    cartpole = job(ship="CartPole-v1__dqn_mlp.pth")
+    runs = [result(seed=seed, final=dict(mean=score, std=1.0, episodes=100), best_step=20_000, best_eval=score,
+                   model=f"benchmarks/runs/full/j__seed{seed}/models/m.pth") for seed, score in ((101, 480.0), (102, 500.0))]
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    here = ("models/part2_dqn/CartPole-v1__dqn_mlp.pth --episodes 20 --seed 100102` (seed 102's best model, shipped)")
+    there = ("benchmarks/runs/full/j__seed102/models/m.pth --episodes 20 --seed 100102` (seed 102's best model, in "
+             "its run folder on the machine that ran it)")
+    for seed, step, score, said in ((102, 20_000, 500.0, here), (3, 20_000, 500.0, there),
+                                    (102, 15_000, 500.0, there), (102, 20_000, 499.5, there)):
+        torch.save({"config": {"seed": seed}, "step": step, "eval_return": score}, shipped)
+        assert said in tables.test_line(cartpole, runs), (seed, step, score)
+    shipped.write_bytes(b"not a checkpoint")
+    assert there in tables.test_line(cartpole, runs)
 
 
 def test_a_best_model_that_is_not_on_this_machine_is_not_shipped_and_stops_nothing(tmp_path, monkeypatch, capsys):
