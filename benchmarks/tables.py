@@ -354,8 +354,9 @@ def peer_block(peer_job, suite, results, draw):
     if p_best is not None:
         lines += ["", f"Our best saved models against SB3's final policies: P(ours > SB3) {p_best[0]:.2f} "
                       f"[{p_best[1]:.2f}, {p_best[2]:.2f}]. That is what each tool hands its user as sb3_anchor.py "
-                      f"runs SB3 (no best model kept), not a like-for-like comparison of the algorithms; the claim is "
-                      f"judged on the final policies."]
+                      f"runs SB3 (no best model kept), not a like-for-like comparison of the algorithms"
+                      + ("; the claim is judged on the final policies." if peer_job.improvement_target is not None
+                         else ".")]
     if draw and ours.done and theirs.done:
         (paths.REPO / peer_job.part / "plots").mkdir(exist_ok=True)
         figures.plot_peer(peer_job, ours.done, theirs.done, paths.REPO / peer_job.part / "plots" / f"{peer_job.name}.png")
