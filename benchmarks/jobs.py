@@ -21,6 +21,7 @@ TRAINING_STATE = "training_state.pth"  # what --checkpoint-every (parts 2 and 5)
 # environment variables from the driver (pool.py), since its copy of the repo has no ../sb3-env beside it.
 SB3_PYTHON = os.environ.get("SB3_PYTHON", str(paths.REPO.parent / "sb3-env" / "bin" / "python"))
 SB3_ANCHOR = os.environ.get("SB3_ANCHOR", str(paths.REPO.parent / "shared" / "peers" / "sb3_anchor.py"))
+ANCHOR_SHOWN = "../shared/peers/sb3_anchor.py"  # where a results file says it is: beside the repo, wherever it ran
 TEST_SEED = 100_000  # the final test of seed N's best model plays episodes seeded from 100000 + N
 
 
@@ -151,7 +152,7 @@ def run_peer(suite, job, seed, state):
     curve = [[int(step), float(mean)] for step, mean in line["curve"]]
     hit = line.get("hit")
     return dict(format=FORMAT, suite=suite, job=job.name, part=job.part, label=job.label, seed=seed, **state,
-                command=[os.path.relpath(SB3_ANCHOR, paths.REPO), *peer_command(job, seed)], peer=True,
+                command=[ANCHOR_SHOWN, *peer_command(job, seed)], peer=True,
                 versus=job.versus, algo=job.algo, env_id=job.env_id, torch_threads=line.get("torch_threads"),
                 steps=line["steps"], train_seconds=line["train_s"], steps_per_second=line["steps_per_s"],
                 threshold=job.threshold, steps_to_threshold=hit[0] if hit else None,
