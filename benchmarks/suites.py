@@ -170,6 +170,14 @@ PART2_FULL = [
         "ALE/Pong-v5 (no sticky actions), DQN, 2013 CNN", threshold=18, final_episodes=10, target=18,
         max_steps=400_000, target_text="greedy mean >= 18 over 10 episodes within 400k agent steps",
         ship="ALE-Pong-v5__dqn_cnn.pth", plot_minutes=True),
+    # Pong within an hour of training on two cores (pong.md, "Two processes"): the actor-learner's preset, on
+    # three seeds no tuning used. Each run takes both cores for about 65 minutes (the hour, the evaluations
+    # and the final test), so it runs alone, after the pool; shipped after `pong`'s, its best seed's model is
+    # the one models/ keeps.
+    Job("pong_hour", "part2_dqn", "train.py", ["--env-id", "ALE/Pong-v5", "--actor-learner"], [101, 102, 103],
+        "ALE/Pong-v5 (no sticky actions), actor-learner on two cores", threshold=18, final_episodes=10, target=18,
+        max_minutes=60, target_text="greedy mean >= 18 over 10 episodes within 60 minutes of training, every seed",
+        ship="ALE-Pong-v5__dqn_cnn.pth", plot_minutes=True, alone=True),
 ]
 
 PART2_QUICK = [

@@ -8,9 +8,14 @@ would sit idle. Here two processes run at once (pong.md, "Two processes: the act
   the Q-network, `Agent.collect_rollouts` and `Agent.push` as they are (n-step windows included), with a
   stand-in for the replay memory (`Outbox`) that hands each transition to the learner instead of storing it;
 - the LEARNER, train.py's process, pushes those transitions into its replay memory, in the order the actor
-  made them, and runs `Agent.learn` unchanged: sampling, the Double n-step target, the update, the target
-  network. Every `sync_every` gradient steps it publishes its weights in shared memory; the actor copies
-  them before its next steps.
+  made them, and takes Agent's gradient steps: `sample_batch` (the minibatch and its Double n-step
+  targets), `td_loss`, `apply_gradients` (the step, the target network). Every `sync_every` gradient steps
+  it publishes its weights in shared memory; the actor copies them before its next steps.
+- With `prefetch` (the default), the learner samples the NEXT minibatch and computes its targets in a
+  second thread while the current one's forward and backward passes run, on the core the actor leaves
+  mostly idle. Each target then comes from the weights one gradient step before Agent.learn's (the
+  target network is as old as ever). --noisy draws its noise while sampling, which the passes beside it
+  would read: its runs take Agent.learn's turns.
 
 What stays as the config says: the replay ratio. The learner takes `gradient_steps` per `train_freq` agent
 steps; it waits for transitions when it is ahead, and the actor waits when it is more than LEAD steps
@@ -23,6 +28,7 @@ Ctrl-C reaches both processes; the actor ignores it and the learner stops it, so
 single-process run does (the best model kept). A learner that dies leaves no actor behind: the actor
 checks its parent while it waits, and it is a daemon process.
 """
+import concurrent.futures
 import copy
 import multiprocessing
 import queue
@@ -98,6 +104,24 @@ class ActorLearnerAgent(Agent):
         self.lock, self.version = context.Lock(), context.RawValue("q", 0)
         self.allowed = context.RawValue("q", 0)  # the actor may take steps up to this count
         self.actor = None
+        self.helper = None    # the prefetching thread, while training
+        self.prepared = None  # the next minibatch, sampled with its targets during the last gradient step
+
+    def learn(self, gradient_steps):
+        """Agent.learn's steps, each with the next minibatch and its targets prepared beside it (`prefetch`)."""
+        if not self.config.prefetch or self.config.noisy:
+            return super().learn(gradient_steps)
+        if self.helper is None:
+            self.helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dqn-prefetch")
+        for _ in range(gradient_steps):
+            batch = self.prepared if self.prepared is not None else self.sample_batch()
+            prepared = self.helper.submit(self.sample_batch)  # the next minibatch, beside this one's passes
+            loss, q = self.td_loss(batch)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.prepared = prepared.result()  # ready before the step below changes the weights it read
+            self.apply_gradients(batch, q)
+        return loss.item(), q.detach().mean().item()
 
     def publish_weights(self):
         """Copy the online network into the shared one, under the lock, and tell the actor."""
@@ -197,3 +221,6 @@ class ActorLearnerAgent(Agent):
                     start = time.perf_counter()
         finally:
             self.stop_actor(outbox, stop)
+            if self.helper is not None:
+                self.helper.shutdown()
+                self.helper = None

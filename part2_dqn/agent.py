@@ -161,33 +161,49 @@ class Agent:
 
     def learn(self, gradient_steps):
         """`gradient_steps` minibatch updates; returns the loss and the mean Q(s, a) of the last one (floats)."""
-        c = self.config
         for _ in range(gradient_steps):
-            indices = self.memory.sample_indices(c.batch_size)  # uniform; with --per, by priority
-            obs, actions, rewards, next_obs, terminated, discounts = self.memory.gather(indices)
-            if c.noisy:  # a fresh noise draw for every minibatch, in the online and the target network
-                self.resample_noise()
-            with torch.no_grad():  # the target is a fixed regression label: no gradient may flow into it
-                next_q_online = self.q_network(next_obs) if c.double else None  # Double DQN: online picks a'
-                target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
-            q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
-            # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
-            # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
-            if c.per:  # importance weights undo the bias of sampling by priority (memory.py)
-                weights = self.memory.importance_weights(indices, self.beta())
-                loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
-            else:
-                loss = F.smooth_l1_loss(q, target)
+            batch = self.sample_batch()
+            loss, q = self.td_loss(batch)
             self.optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
-            self.optimizer.step()
-            if c.per:  # the sampled transitions' new priorities: |TD error| + eps
-                self.memory.update_priorities(indices, (target - q).detach().abs())
-            self.gradient_steps += 1
-            if self.gradient_steps % c.target_update_interval == 0:
-                self.update_target()
+            self.apply_gradients(batch, q)
         return loss.item(), q.detach().mean().item()
+
+    def sample_batch(self):
+        """A minibatch from the replay memory, with its TD targets from the networks as they are now:
+        (indices, obs, actions, targets)."""
+        c = self.config
+        indices = self.memory.sample_indices(c.batch_size)  # uniform; with --per, by priority
+        obs, actions, rewards, next_obs, terminated, discounts = self.memory.gather(indices)
+        if c.noisy:  # a fresh noise draw for every minibatch, in the online and the target network
+            self.resample_noise()
+        with torch.no_grad():  # the target is a fixed regression label: no gradient may flow into it
+            next_q_online = self.q_network(next_obs) if c.double else None  # Double DQN: online picks a'
+            target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
+        return indices, obs, actions, target
+
+    def td_loss(self, batch):
+        """The loss between Q(s, a) of the minibatch's actions and their targets, and those Q(s, a)."""
+        indices, obs, actions, target = batch
+        q = self.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # Q(s, a) of the taken actions
+        # Huber: quadratic for small TD errors, linear for large ones, so one surprising transition
+        # cannot produce a huge gradient. Clipping the gradient norm guards the same door.
+        if self.config.per:  # importance weights undo the bias of sampling by priority (memory.py)
+            weights = self.memory.importance_weights(indices, self.beta())
+            return (weights * F.smooth_l1_loss(q, target, reduction="none")).mean(), q
+        return F.smooth_l1_loss(q, target), q
+
+    def apply_gradients(self, batch, q):
+        """The optimizer's step with the gradients `backward` left, clipped; then the bookkeeping."""
+        c = self.config
+        torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        if c.per:  # the sampled transitions' new priorities: |TD error| + eps
+            indices, _, _, target = batch
+            self.memory.update_priorities(indices, (target - q).detach().abs())
+        self.gradient_steps += 1
+        if self.gradient_steps % c.target_update_interval == 0:
+            self.update_target()
 
     def beta(self):
         """PER's importance-weight exponent, annealed linearly from per_beta to 1 over the run."""

@@ -2,6 +2,7 @@
 
     python part2_dqn/atari_speed.py               # a few minutes: both CNNs, channels_last, batch sizes, Agent vs FastAgent
     python part2_dqn/atari_speed.py --threads     # also two torch threads (they collapse on a shared machine)
+    python part2_dqn/atari_speed.py --learner     # only --actor-learner's learner: its second thread, two torch threads
 
 Every case is built from the `--env-id ALE/Pong-v5` preset (train.build), with its memory filled by 2,000
 random steps. Then the cases take turns, `--rounds` times: each runs 10 gradient steps (`agent.learn(1)`:
@@ -67,6 +68,38 @@ def full_memory(capacity=100_000, n_steps=3, episode=2_000, seed=0):
     return memory
 
 
+def learner_wall_ms(rounds):
+    """--actor-learner's learner on a full memory of random frames, wall milliseconds per gradient step (its
+    second thread and two torch threads run on the other core, which CPU time would count twice): one step
+    after the other, with the prefetching thread, with two torch threads, both; 40 steps a turn."""
+    memory = full_memory()
+    agents = {}
+    for prefetch in (False, True):
+        config = train.get_config(["--env-id", "ALE/Pong-v5", "--actor-learner", "--buffer-size", "1000",
+                                   *([] if prefetch else ["--no-prefetch"])])
+        agents[prefetch] = train.build(config)[2]
+        agents[prefetch].memory = memory
+    cases = [("one thread, one step after the other (`--no-prefetch`)", False, 1),
+             ("the prefetching thread (the default)", True, 1),
+             ("two torch threads (`--torch-threads 2 --no-prefetch`)", False, 2), ("both", True, 2)]
+    ms = {label: [] for label, *_ in cases}
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for label, prefetch, threads in cases:
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            agents[prefetch].learn(40)
+            if round_:
+                ms[label].append((time.perf_counter() - start) / 40 * 1e3)
+    agents[True].helper.shutdown()
+    torch.set_num_threads(1)
+    print(f"--actor-learner's learner, Pong preset, batch 32, a full 100k-transition memory of random frames, "
+          f"{rounds} rounds taking turns in one process, WALL time (both cores should be otherwise idle), torch "
+          f"{torch.__version__}; median (range)\n")
+    print("| learner | gradient step, ms |\n|-|-|")
+    for label, *_ in cases:
+        print(f"| {label} | {cell(ms[label])} |")
+
+
 def cell(values, digits=1):
     return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
@@ -75,7 +108,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="turns each case takes (after one warm-up turn)")
     parser.add_argument("--threads", action="store_true", help="add the two networks on two torch threads")
+    parser.add_argument("--learner", action="store_true",
+                        help="only --actor-learner's learner, in wall time: its prefetching thread, two torch threads")
     args = parser.parse_args(argv)
+    if args.learner:
+        return learner_wall_ms(args.rounds)
 
     # (label, flags, torch threads, channels_last)
     cases = [("2013 (small), the preset", [], 1, False),

@@ -84,6 +84,7 @@ class Config:
     fast: bool = arg(True, "run fast.py's FastAgent (the same updates, reorganised for speed); --no-fast: agent.py's textbook Agent")
     actor_learner: bool = arg(False, "collect in a second process while this one learns (actor_learner.py): two cores at once, the same replay ratio")
     sync_every: int = arg(100, "--actor-learner: gradient steps between two publications of the weights to the actor", AT_LEAST_ONE)
+    prefetch: bool = arg(True, "--actor-learner: sample the next minibatch and compute its targets in a second thread during each gradient step (--no-prefetch: one after the other)")
 
 
 # Tuned defaults per environment; a flag on the command line still wins.
@@ -142,14 +143,26 @@ RAINBOW = dict(double=True, dueling=True, noisy=True, per=True, n_steps=3)
 RAINBOW_PRESETS = {"LunarLander-v3": dict(eval_episodes=20, anneal_lr=True, buffer_size=100_000)}
 
 
+# --actor-learner on Pong: Pong within an hour of training on two cores (pong.md, "Two processes"; the tuning
+# in NOTES.md, "Which replay ratio learns Pong fastest per minute on two cores?"): one gradient step per 2
+# agent steps, so the actor's core supplies twice the fresh experience per gradient step; epsilon to 0.01
+# over the first 100k agent steps, as the preset; an evaluation every 20k agent steps; the run ends at the
+# first evaluation past 60 minutes of training, or at a greedy 19.
+ACTOR_LEARNER_PRESETS = {"ALE/Pong-v5": dict(train_freq=2, total_steps=1_000_000, exploration_fraction=0.1,
+                                              eval_every=20_000, max_minutes=60.0)}
+
+
 def preset_defaults(env_id, rainbow=False, actor_learner=False):
     """The defaults a run with this --env-id (and --rainbow) uses: the env's preset (Pong's for any Atari game),
     then, under --rainbow, the rainbow preset and the env's rainbow settings over it. With --actor-learner
-    no training state is saved (--checkpoint-every 0): --resume continues single-process runs only."""
+    no training state is saved (--checkpoint-every 0): --resume continues single-process runs only; and the
+    env's actor-learner settings apply over the rest."""
     preset = PRESETS.get(env_id, ATARI if is_atari(env_id) else {})
     if rainbow:
         preset = {**preset, **RAINBOW, **RAINBOW_PRESETS.get(env_id, {})}
-    return {**preset, "checkpoint_every": 0} if actor_learner else preset
+    if actor_learner:
+        preset = {**preset, "checkpoint_every": 0, **ACTOR_LEARNER_PRESETS.get(env_id, {})}
+    return preset
 
 
 def make_env(config, render_mode=None):

@@ -1,5 +1,6 @@
 """The actor-learner split (actor_learner.py): the learner stores exactly what a single-process agent would,
 weights reach the actor, the replay ratio holds, and Ctrl-C stops both processes and keeps the best model."""
+import copy
 import os
 import signal
 import subprocess
@@ -129,6 +130,56 @@ def test_the_replay_ratio_holds(train_freq, gradient_steps):
         assert steps <= max(needed, 16 + config.n_steps) + LEAD, (steps, updates)
 
 
+def three_learners():
+    """A prefetching learner, and two textbook Agents with its weights, optimizer and replay memory (and the
+    memory's random generator): 400 CartPole transitions, Double DQN, so the online network is in the targets."""
+    flags = ["--env-id", "CartPole-v1", "--double", "--learning-rate", "0.01", "--batch-size", "16"]
+    env, _, learner = train.build(train.get_config([*flags, "--actor-learner"]))
+    assert learner.config.prefetch
+    Agent.collect_rollouts(learner, env, 400)
+    agents = [train.build(train.get_config([*flags, "--no-fast"]))[2] for _ in range(2)]
+    for agent in agents:
+        agent.q_network.load_state_dict(learner.q_network.state_dict())
+        agent.target_network.load_state_dict(learner.target_network.state_dict())
+        agent.memory = copy.deepcopy(learner.memory)
+    return learner, agents
+
+
+def test_prefetching_prepares_each_minibatch_beside_the_step_before_it():
+    """With prefetch, minibatch k+1 is sampled, and its targets computed, while step k's passes run, from
+    the weights before step k: 20 steps of the learner equal an Agent that samples one minibatch ahead by
+    hand, and differ from Agent.learn's, whose targets are one step fresher. Red if the next minibatch
+    is prepared after the step (it would equal Agent.learn) or never (the learner would not sample ahead)."""
+    learner, (by_hand, textbook) = three_learners()
+    learner.learn(20)
+    learner.helper.shutdown()
+    batch = by_hand.sample_batch()
+    for _ in range(20):
+        ahead = by_hand.sample_batch()  # from the weights before the step below
+        loss, q = by_hand.td_loss(batch)
+        by_hand.optimizer.zero_grad()
+        loss.backward()
+        by_hand.apply_gradients(batch, q)
+        batch = ahead
+    textbook.learn(20)
+    for mine, theirs, fresher in zip(learner.q_network.parameters(), by_hand.q_network.parameters(),
+                                     textbook.q_network.parameters()):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+    assert any(not torch.equal(mine, fresher) for mine, fresher in
+               zip(learner.q_network.parameters(), textbook.q_network.parameters()))
+    assert learner.gradient_steps == by_hand.gradient_steps == 20
+
+
+def test_without_prefetch_the_learner_takes_agent_learns_steps():
+    """--no-prefetch (and --noisy, whose noise is drawn while sampling): Agent.learn's steps exactly."""
+    learner, (_, textbook) = three_learners()
+    learner.config.prefetch = False
+    learner.learn(3)
+    textbook.learn(3)
+    for mine, theirs in zip(learner.q_network.parameters(), textbook.q_network.parameters()):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("fast", ["--fast", "--no-fast", "--actor-learner"])
 def test_adams_epsilon_is_the_configs(fast):
     """--adam-eps reaches the optimizer of every agent (the learner's included): the textbook torch.optim.AdamW
@@ -138,6 +189,19 @@ def test_adams_epsilon_is_the_configs(fast):
     optimizer = agent.optimizer
     eps = optimizer.eps if hasattr(optimizer, "eps") else optimizer.param_groups[0]["eps"]
     assert eps == 1.5e-4
+
+
+def test_pongs_actor_learner_preset_is_the_hours():
+    """--actor-learner on Pong takes the hour's settings over Pong's preset (one gradient step per 2 agent
+    steps, epsilon over the first 100k agent steps, an evaluation every 20k, 60 minutes), and a flag still
+    wins; the single-process run keeps Pong's preset."""
+    hour = train.get_config(["--env-id", "ALE/Pong-v5", "--actor-learner"])
+    assert (hour.train_freq, hour.gradient_steps, hour.eval_every, hour.max_minutes) == (2, 1, 20_000, 60.0)
+    assert hour.exploration_fraction * hour.total_steps == 100_000 and hour.checkpoint_every == 0
+    assert hour.n_steps == 3 and hour.double and hour.learning_rate == 1e-4 and hour.stop_at == 19.0
+    assert train.get_config(["--env-id", "ALE/Pong-v5", "--actor-learner", "--train-freq", "4"]).train_freq == 4
+    single = train.get_config(["--env-id", "ALE/Pong-v5"])
+    assert (single.train_freq, single.max_minutes) == (1, float("inf"))
 
 
 def test_actor_learner_cannot_save_a_training_state():
