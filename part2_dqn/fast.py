@@ -168,16 +168,9 @@ class FastAgent(Agent):
 
     def learn_one_at_a_time(self, gradient_steps):
         """--per, --noisy: Agent.learn's loop (each minibatch sampled after the step before), trick 4's step."""
-        c = self.config
         for _ in range(gradient_steps):
-            indices = self.memory.sample_indices(c.batch_size)
-            obs, actions, rewards, next_obs, terminated, discounts = self.memory.gather(indices)
-            if c.noisy:
-                self.resample_noise()
-            with torch.no_grad():
-                next_q_online = self.q_network(next_obs) if c.double else None
-                target = td_target(rewards, self.target_network(next_obs), terminated, discounts, next_q_online)
-            loss, q = self.gradient_step(obs, actions.unsqueeze(1), target, indices if c.per else None)
+            indices, obs, actions, target = self.sample_batch()
+            loss, q = self.gradient_step(obs, actions.unsqueeze(1), target, indices if self.config.per else None)
         return loss.item(), q.detach().mean().item()
 
     def gradient_step(self, obs, actions, target, per_indices=None):

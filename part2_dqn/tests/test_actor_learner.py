@@ -130,10 +130,10 @@ def test_the_replay_ratio_holds(train_freq, gradient_steps):
         assert steps <= max(needed, 16 + config.n_steps) + LEAD, (steps, updates)
 
 
-def three_learners():
+def three_learners(*extra):
     """A prefetching learner, and two textbook Agents with its weights, optimizer and replay memory (and the
     memory's random generator): 400 CartPole transitions, Double DQN, so the online network is in the targets."""
-    flags = ["--env-id", "CartPole-v1", "--double", "--learning-rate", "0.01", "--batch-size", "16"]
+    flags = ["--env-id", "CartPole-v1", "--double", "--learning-rate", "0.01", "--batch-size", "16", *extra]
     env, _, learner = train.build(train.get_config([*flags, "--actor-learner"]))
     assert learner.config.prefetch
     Agent.collect_rollouts(learner, env, 400)
@@ -142,6 +142,8 @@ def three_learners():
         agent.q_network.load_state_dict(learner.q_network.state_dict())
         agent.target_network.load_state_dict(learner.target_network.state_dict())
         agent.memory = copy.deepcopy(learner.memory)
+        if learner.noise_generator is not None:  # --noisy: the same noise draws from here on
+            agent.noise_generator.set_state(learner.noise_generator.get_state())
     return learner, agents
 
 
@@ -170,10 +172,14 @@ def test_prefetching_prepares_each_minibatch_beside_the_step_before_it():
     assert learner.gradient_steps == by_hand.gradient_steps == 20
 
 
-def test_without_prefetch_the_learner_takes_agent_learns_steps():
-    """--no-prefetch (and --noisy, whose noise is drawn while sampling): Agent.learn's steps exactly."""
-    learner, (_, textbook) = three_learners()
-    learner.config.prefetch = False
+@pytest.mark.parametrize("flag", ["--no-prefetch", "--noisy"])
+def test_without_prefetch_the_learner_takes_agent_learns_steps(flag):
+    """--no-prefetch, and --noisy (its noise is drawn while sampling, which the passes beside it would read):
+    Agent.learn's steps exactly. Red if --noisy prefetched: its next minibatch's noise draw would come
+    before this step's passes."""
+    learner, (_, textbook) = three_learners(*([flag] if flag == "--noisy" else []))
+    if flag == "--no-prefetch":
+        learner.config.prefetch = False
     learner.learn(3)
     textbook.learn(3)
     for mine, theirs in zip(learner.q_network.parameters(), textbook.q_network.parameters()):
