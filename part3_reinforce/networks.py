@@ -81,9 +81,9 @@ class NumpySampler:
     """A frozen numpy copy of the policy that samples actions while episodes are collected.
 
     The weights do not change during collection, so one copy per batch lets every step run the forward
-    pass in numpy. For a 64-64 network and 8 observations that takes about 6 us against 20 us in torch,
-    whose per-operation dispatch costs more than these tiny matrix products, and collection is the hot
-    loop. The tests check its output against `PolicyNetwork.head` and its samples against the softmax.
+    pass in numpy. For a 64-64 network and 8 observations that takes about a third of torch's time
+    (NOTES.md, "What does the numpy sampler buy?"): torch's per-operation dispatch costs more than these
+    tiny matrix products, and collection is the hot loop. The tests check its output against `PolicyNetwork.head` and its samples against the softmax.
     """
 
     def __init__(self, policy, rng):

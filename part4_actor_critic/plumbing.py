@@ -267,9 +267,12 @@ def quiet_sdl(render):
 
 # ---------- a training run: its folder, logs, best model, progress and interrupts ----------
 
-def shown(value, digits=1):
-    """A number for a progress line, or "-" while there is none yet."""
-    return f"{value:.{digits}f}" if np.isfinite(value) else "-"
+def shown(value, digits=None):
+    """A number for a progress line, or "-" while there is none yet: one decimal, two below 10 (FrozenLake's
+    success rate of 0.72 is not 0.7)."""
+    if not np.isfinite(value):
+        return "-"
+    return f"{value:.{digits if digits is not None else (2 if abs(value) < 10 else 1)}f}"
 
 
 class Run:

@@ -204,3 +204,9 @@ def test_a_seed_out_of_range_or_an_unreadable_value_is_one_line(argv, says, caps
         assert f"error: {error.value}" == says
     else:
         assert error.value.code == 2 and capsys.readouterr().err.strip() == says
+
+
+@pytest.mark.parametrize("value, text", [(0.72, "0.72"), (-0.05, "-0.05"), (9.996, "10.00"), (10.0, "10.0"),
+                                         (-147.13, "-147.1"), (float("nan"), "-"), (float("-inf"), "-")])
+def test_a_progress_number_keeps_two_decimals_below_ten_one_above(value, text):
+    assert plumbing.shown(value) == text
