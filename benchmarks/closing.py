@@ -18,8 +18,8 @@ import provenance
 import stats
 from figures import curve_label, draw_iqm, plt, save_figure
 from results import load_results, number
-from suites import SUITES, Job
-from tables import iqm_cell, job_stats, reach_cell, replace_between, success_cell
+from suites import SUITES, Job, PeerJob
+from tables import final_policies, iqm_cell, job_stats, peer_figures, reach_cell, replace_between, success_cell
 
 fmt = number
 
@@ -200,6 +200,45 @@ def plot_profile(env, rows, path):
     plt.close(fig)
 
 
+def verdict(p, low, high):
+    """What P(ours > SB3) and its 95% interval say: a side is better only when the interval lies beyond 0.5."""
+    if low > 0.5:
+        return "ours better"
+    if high < 0.5:
+        return "SB3's better"
+    return "no clear winner" + (", ours ahead" if p > 0.5 else ", SB3's ahead" if p < 0.5 else "")
+
+
+def peer_summary(suite="full", results=None):
+    """Lines of the closing section: every pair of ours and Stable-Baselines3 on the same seeds, one row each
+    (each chapter has the pair's table and figure). Both sides' final policies, since SB3's runs keep no best
+    model. The verdict reads the interval of P(ours > SB3): above 0.5, ours is better; below, SB3's; across it, the
+    seeds show no clear winner (and the point estimate says who is ahead). Ours is at least as good unless SB3's
+    is better."""
+    rows = []
+    for peer in (j for j in SUITES[suite] if isinstance(j, PeerJob)):
+        ours, theirs = peer_figures(peer, suite, results)
+        ours = final_policies(ours)
+        name = f"{peer.env_id}, {ClosingRow(ours.job, ours).part}'s {ours.job.algo or ours.job.label}"
+        budget = fmt(peer.total_steps) if getattr(peer, "total_steps", None) else "—"
+        if not (ours.complete and theirs.complete):
+            waiting = "ours" if not ours.complete else "SB3's"
+            rows.append(f"| {name} | {budget} | {waiting} not all run yet | — | — | — | — |")
+            continue
+        p, low, high = stats.improvement(ours.scores, theirs.scores)
+        rows.append(f"| {name} | {budget} | {provenance.seeds_text(peer.seeds)} | {iqm_cell(ours, 1)} | "
+                    f"{iqm_cell(theirs, 1)} | {p:.2f} [{low:.2f}, {high:.2f}] | {verdict(p, low, high)} |")
+    if not rows:
+        return []
+    return ["", "**Against Stable-Baselines3 on the same seeds and budgets** (rl-baselines3-zoo's settings; "
+                "each chapter's results section has the pair's table and figure). Final policies on both sides "
+                "(SB3's runs keep no best model); the IQM over seeds with its 95% interval; P(ours > SB3), "
+                "rliable's probability of improvement with its 95% interval, which the verdict reads: above 0.5, "
+                "ours is better; below 0.5, SB3's; across 0.5, the seeds show no clear winner.", "",
+            "| env, ours | budget (env steps) | seeds | ours: IQM [95% CI] | SB3: IQM [95% CI] | P(ours > SB3) "
+            "[95% CI] | verdict |", "|---|---|---|---|---|---|---|", *rows]
+
+
 def closing_report(suite="full", results=None):
     """The top-level README's closing comparison, from the full suite's results files only: every job on the
     CLOSING envs, with results or "not run yet"."""
@@ -232,6 +271,7 @@ def closing_report(suite="full", results=None):
             plot_profile(env, rows, profile)
             lines += ["", f"![{env}: every part's greedy evaluations]({paths.rel(curves)}) "
                           f"![{env}: performance profiles]({paths.rel(profile)})"]
+    lines += peer_summary(suite, results)
     lines += ["", "**Which to pick.** " + CLOSING_ACTIONS, "",
               *(f"- {closing_advice(env, rows)}" for env, rows in rows_by_env.items())]
     if replace_between(paths.REPO / "README.md", "closing", "\n".join(lines)):

@@ -158,10 +158,13 @@ PART2_FULL = [
         target_text="IQM >= 200 over 100 episodes within 150k steps",
         ship="LunarLander-v3__dqn_mlp_dueling_noisy_per.pth", env_id="LunarLander-v3",
         algo="Rainbow DQN (no distributional head)"),
-    # every option alone on plain DQN and all together, same budget (150k), seeds and evaluations: 35 runs of 4-8
-    # minutes each on a quiet core (Rainbow's the longest). compare.py keeps each finished run as a file under
-    # part2_dqn/plots/compare_LunarLander-v3/runs and does not run it again, so the job can be done in pieces;
-    # it redraws the README's figure there, so it runs only with --update-docs.
+    # every option alone on plain DQN and all together, same budget (150k), seeds and evaluations: plain DQN and
+    # Rainbow on the ten seeds, the five other variants on five (45 runs of 4-8 minutes each on a quiet core,
+    # Rainbow's the longest). compare.py keeps each finished run as a file under
+    # part2_dqn/plots/compare_LunarLander-v3/runs and does not run it again, so the jobs can be done in pieces,
+    # and each draws every finished run there; they redraw the README's figure, so they run only with --update-docs.
+    CommandJob("compare_options_ten", "part2_dqn", ["compare.py", "--env-id", "LunarLander-v3", "--variants", "DQN",
+                                                     "Rainbow", "--seeds", *map(str, SEEDS)], writes_tracked=True),
     CommandJob("compare_options", "part2_dqn", ["compare.py", "--env-id", "LunarLander-v3", "--seeds",
                                                  *map(str, SEEDS_LONG)], writes_tracked=True),
     # Pong from pixels, one seed is the claim; 3-4 hours of one core (it stops at a greedy 19), so run it alone:

@@ -332,3 +332,52 @@ def test_the_advice_names_algorithms_in_english_grouped_by_part():
         "Part 3's REINFORCE with a learned baseline, and Part 4's A2C and PPO"
     assert closing.names(rows(("part1_tabular_q", "Q"), ("part2_dqn", "DQN"), ("part5_sac", "SAC"))) == \
         "Part 1's Q, Part 2's DQN and Part 5's SAC"
+
+
+@needs_rliable
+def test_the_sb3_pairs_compare_final_policies_and_the_verdict_reads_the_interval(repo, suite, sketch, monkeypatch):
+    """One row per pair: both sides' final policies (ours: the last evaluation, not the best model), P(ours > SB3)
+    with its interval, and a verdict that says "better" only when the interval lies on one side of 0.5."""
+    from suites import PeerJob
+
+    peers = [PeerJob("cartpole_vs_sb3", "part2_dqn", "cartpole", "dqn", "CartPole-v1", SEEDS, "SB3 DQN", 475, 50_000, 2_500),
+             PeerJob("pendulum_sac_vs_sb3", "part5_sac", "pendulum_sac", "sac", "Pendulum-v1", SEEDS, "SB3 SAC", -200,
+                     10_000, 1_000),
+             PeerJob("cartpole_a2c_vs_sb3", "part4_actor_critic", "cartpole_a2c", "a2c", "CartPole-v1", SEEDS,
+                     "SB3 A2C", 500, 100_000, 5_000)]
+    monkeypatch.setitem(SUITES, "full", suite + peers)
+    # DQN: last evaluations 480, 490, 500 (best models 500 each: not what is compared); SB3's final tests 400, 410,
+    # 420: every pairing ours, P = 1, and every resample too, so the interval is [1, 1]: ours better
+    for seed, last in zip(SEEDS, (480.0, 490.0, 500.0)):
+        write(repo, "cartpole", seed, [[2500, 300.0, 1.0], [50_000, last, 9.0]], 500.0)
+    for seed, final in zip(SEEDS, (400.0, 410.0, 420.0)):
+        write(repo, "cartpole_vs_sb3", seed, [[50_000, final, 0.0]], final)
+    # SAC: last evaluations -300, -150, -140 against SB3's -160, -145, -130: ours wins (-150 > -160) and (-140 > -160,
+    # -145): 3 of 9 pairings, P = 0.33; resamples of three seeds reach both 0 and 1 at the 2.5% tails, so the
+    # interval crosses 0.5: no clear winner, SB3's ahead
+    for seed, last in zip(SEEDS, (-300.0, -150.0, -140.0)):
+        write(repo, "pendulum_sac", seed, [[1000, -900.0, 1.0], [10_000, last, 9.0]], -130.0)
+    for seed, final in zip(SEEDS, (-160.0, -145.0, -130.0)):
+        write(repo, "pendulum_sac_vs_sb3", seed, [[10_000, final, 0.0]], final)
+    # A2C: ours ran, SB3's has one seed: no number
+    for seed in SEEDS:
+        write(repo, "cartpole_a2c", seed, [[100_000, 500.0, 9.0]], 500.0)
+    write(repo, "cartpole_a2c_vs_sb3", 101, [[100_000, 500.0, 0.0]], 500.0)
+    closing.closing_report()
+    table = section(repo).split("**Against Stable-Baselines3", 1)[1].split("\n\n", 2)[1].splitlines()
+    assert table[2:] == [
+        "| CartPole-v1, Part 2's DQN | 50,000 | 101-103 | 490.0 [480.0, 500.0] | 410.0 [400.0, 420.0] | "
+        "1.00 [1.00, 1.00] | ours better |",
+        "| Pendulum-v1, Part 5's SAC | 10,000 | 101-103 | -196.7 [-300.0, -140.0] | -145.0 [-160.0, -130.0] | "
+        f"0.33 [{table[3].split('0.33 [')[1].split(']')[0]}] | no clear winner, SB3's ahead |",
+        "| CartPole-v1, Part 4's A2C | 100,000 | SB3's not all run yet | — | — | — | — |"]
+    low, high = map(float, table[3].split("0.33 [")[1].split("]")[0].split(", "))
+    assert low < 0.5 < high
+
+
+@pytest.mark.parametrize("p, low, high, says", [
+    (0.91, 0.75, 1.00, "ours better"), (0.60, 0.51, 0.70, "ours better"), (0.58, 0.50, 0.76, "no clear winner, ours ahead"),
+    (0.50, 0.30, 0.70, "no clear winner"), (0.28, 0.06, 0.52, "no clear winner, SB3's ahead"),
+    (0.40, 0.20, 0.50, "no clear winner, SB3's ahead"), (0.30, 0.10, 0.49, "SB3's better")])
+def test_the_verdict_names_a_better_side_only_when_the_interval_excludes_a_coin_toss(p, low, high, says):
+    assert closing.verdict(p, low, high) == says

@@ -158,7 +158,7 @@ def test_compare_py_writes_the_curves_the_figure_and_the_table(tmp_path):
     assert [r.split(",")[:3] for r in rows[1:]] == [["DQN", "1", "150"], ["DQN", "1", "300"],
                                                      ["Rainbow", "1", "150"], ["Rainbow", "1", "300"]]
     table = (tmp_path / "table.md").read_text()
-    assert "| DQN | never (0/1) |" in table and "| Rainbow |" in table
+    assert table.splitlines()[2].startswith("| DQN | 1 |") and "| never (0/1) |" in table and "| Rainbow | 1 |" in table
     assert (tmp_path / "compare.png").stat().st_size > 1000
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["DQN__seed1.json", "Rainbow__seed1.json"]
 
@@ -179,6 +179,29 @@ def test_compare_py_keeps_finished_runs_and_reports_from_them(tmp_path, monkeypa
     assert (tmp_path / "runs" / "DQN__seed1.json").read_text() == first
     compare.main([*argv[:2], "--seeds", "1", "2", *argv[4:], "--report-only"])   # seed 2 missing: left out, said so
     assert "not run yet, left out: DQN seed 2" in capsys.readouterr().out
-    assert "| DQN | never (0/1) |" in (tmp_path / "table.md").read_text()
+    assert "| DQN | 1 |" in (tmp_path / "table.md").read_text()
     with pytest.raises(UserError, match="no finished runs"):
         compare.main(["--variants", "PER", "--seeds", "1", "--out", str(tmp_path), "--report-only"])
+
+def test_compare_py_draws_every_finished_run_of_the_variants_with_success_from_the_best_models(tmp_path):
+    """Plain DQN on ten seeds beside the options on five: the table and figure take every run file under --out
+    (here seeds 1-4, though the command names seed 1); success is the best model's final test, not an evaluation."""
+    import json
+
+    import compare
+
+    (tmp_path / "runs").mkdir()
+    finals = {1: 100.0, 2: 210.0, 3: 220.0, 4: 300.0}
+    firsts = {1: [150.0, 205.0], 2: [205.0, 150.0], 3: [120.0, 230.0], 4: [250.0, 310.0]}  # evaluations at 10k, 20k
+    for seed, final in finals.items():
+        run = dict(variant="DQN", seed=seed, evaluations=[[10_000, 5.0, firsts[seed][0]], [20_000, 10.0, firsts[seed][1]]],
+                   final=final, steps_per_second=1000.0)
+        (tmp_path / "runs" / f"DQN__seed{seed}.json").write_text(json.dumps(run))
+    compare.main(["--env-id", "LunarLander-v3", "--variants", "DQN", "--seeds", "1", "--out", str(tmp_path),
+                  "--report-only"])
+    row = (tmp_path / "table.md").read_text().splitlines()[2]
+    # IQM of 100, 210, 220, 300: the middle two, 215.0; success: the best models of seeds 2-4 reach 200, 3/4
+    # (seed 1 touched 205 in an evaluation, but its best model scores 100); the first evaluation >= 200 at 20k
+    # (seeds 1 and 3) and 10k (seeds 2 and 4): median 15,000, all 4 seeds
+    assert row == "| DQN | 4 | 215.0 (100.0 to 300.0) | 3/4 | 15,000 (4/4) | 10 | 1,000 |"
+    assert len((tmp_path / "evaluations.csv").read_text().splitlines()) == 1 + 4 * 2
