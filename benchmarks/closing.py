@@ -133,6 +133,10 @@ def closing_advice(env, rows):
     top = max(round(r.js.iqm[0], 1) for r in complete)  # compare as shown: 500.0 ties with 499.97
     best = [r for r in complete if round(r.js.iqm[0], 1) == top]
     text += f": the highest IQM of the best models' final tests is {fmt(top, 1)}, by {names(best)}"
+    low = min(r.js.iqm[1] for r in best)
+    close = [r for r in complete if r not in best and r.js.iqm[2] >= low]  # intervals that overlap the top's
+    if close:
+        text += f", though the seeds do not separate it from {names(close)} (their 95% intervals overlap)"
     every = [r for r in complete if r.js.success.succeeded == r.js.success.seeds and r.js.reach.reached]
     if not every:
         return text + f"; none had every seed's final test at or above {score:g}."
@@ -206,37 +210,44 @@ def verdict(p, low, high):
         return "ours better"
     if high < 0.5:
         return "SB3's better"
-    return "no clear winner" + (", ours ahead" if p > 0.5 else ", SB3's ahead" if p < 0.5 else "")
+    return "not settled" + (" (P favours ours)" if p > 0.5 else " (P favours SB3's)" if p < 0.5 else "")
 
 
 def peer_summary(suite="full", results=None):
     """Lines of the closing section: every pair of ours and Stable-Baselines3 on the same seeds, one row each
     (each chapter has the pair's table and figure). Both sides' final policies, since SB3's runs keep no best
-    model. The verdict reads the interval of P(ours > SB3): above 0.5, ours is better; below, SB3's; across it, the
-    seeds show no clear winner (and the point estimate says who is ahead). Ours is at least as good unless SB3's
-    is better."""
+    model, with the verdict on them; beside it, P for our best saved models, what a run of ours hands its user."""
     rows = []
     for peer in (j for j in SUITES[suite] if isinstance(j, PeerJob)):
-        ours, theirs = peer_figures(peer, suite, results)
-        ours = final_policies(ours)
+        best, theirs = peer_figures(peer, suite, results)
+        ours = final_policies(best)
         name = f"{peer.env_id}, {ClosingRow(ours.job, ours).part}'s {ours.job.algo or ours.job.label}"
-        budget = fmt(peer.total_steps) if getattr(peer, "total_steps", None) else "—"
         if not (ours.complete and theirs.complete):
             waiting = "ours" if not ours.complete else "SB3's"
-            rows.append(f"| {name} | {budget} | {waiting} not all run yet | — | — | — | — |")
+            rows.append(f"| {name} | {fmt(peer.total_steps)} | {waiting} not all run yet | — | — | — | — | — |")
             continue
+        steps = sorted({r["steps"] for r in ours.done})  # an on-policy run ends on a whole rollout: a little more
+        budget = fmt(peer.total_steps) + ("" if steps == [peer.total_steps] else
+                                          f" (ours {' to '.join(fmt(x) for x in sorted({steps[0], steps[-1]}))})")
         p, low, high = stats.improvement(ours.scores, theirs.scores)
-        rows.append(f"| {name} | {budget} | {provenance.seeds_text(peer.seeds)} | {iqm_cell(ours, 1)} | "
-                    f"{iqm_cell(theirs, 1)} | {p:.2f} [{low:.2f}, {high:.2f}] | {verdict(p, low, high)} |")
+        p_best = stats.improvement(best.scores, theirs.scores)[0]
+        at = f"{ours.success.succeeded}/{ours.success.seeds}, {theirs.success.succeeded}/{theirs.success.seeds}"
+        rows.append(f"| {name} | {budget} | {iqm_cell(ours, 1)} | {iqm_cell(theirs, 1)} | {at} | "
+                    f"{p:.2f} [{low:.2f}, {high:.2f}] | {verdict(p, low, high)} | {p_best:.2f} |")
     if not rows:
         return []
-    return ["", "**Against Stable-Baselines3 on the same seeds and budgets** (rl-baselines3-zoo's settings; "
-                "each chapter's results section has the pair's table and figure). Final policies on both sides "
-                "(SB3's runs keep no best model); the IQM over seeds with its 95% interval; P(ours > SB3), "
-                "rliable's probability of improvement with its 95% interval, which the verdict reads: above 0.5, "
-                "ours is better; below 0.5, SB3's; across 0.5, the seeds show no clear winner.", "",
-            "| env, ours | budget (env steps) | seeds | ours: IQM [95% CI] | SB3: IQM [95% CI] | P(ours > SB3) "
-            "[95% CI] | verdict |", "|---|---|---|---|---|---|---|", *rows]
+    return ["", "**Against Stable-Baselines3 on the same seeds and budgets** (rl-baselines3-zoo's settings, seeds "
+                f"{provenance.seeds_text(sorted({s for p in SUITES[suite] if isinstance(p, PeerJob) for s in p.seeds}))}; "
+                "each chapter's results section has the pair's table and figure). Both sides' *final policies*, the "
+                "weights each training ended with, since SB3's runs keep no best model: the IQM over seeds with its "
+                "95% interval, and how many seeds reach the chapter's score. P(ours > SB3) is rliable's probability "
+                "of improvement, the chance that a run of ours ends above a run of SB3's, with its 95% interval; "
+                "the verdict names a better side only when the interval lies beyond 0.5, and otherwise says which "
+                "side P favours. The last column is P for our *best saved models* against SB3's final policies: "
+                "what a run of ours hands its user (and why a table above can show a higher score for our runs "
+                "than this one).", "",
+            "| env, ours | budget (env steps) | ours: IQM [95% CI] | SB3: IQM [95% CI] | at the score: ours, SB3 | "
+            "P(ours > SB3) [95% CI] | verdict | our best models: P |", "|---|---|---|---|---|---|---|---|", *rows]
 
 
 def closing_report(suite="full", results=None):
@@ -252,8 +263,10 @@ def closing_report(suite="full", results=None):
     lines = [header, "",
              "Every part judged at the env's own score (beside its name). Final greedy test: the best saved model "
              "on fresh episodes, the IQM over seeds (the mean of the middle half; of 3 seeds, their mean) with its "
-             "95% stratified-bootstrap interval (rliable). Success: the seeds whose final test is at or above the "
-             "score, with a 95% Wilson interval. Evaluations: how many seeds' greedy evaluations during training "
+             "95% confidence interval (rliable's stratified bootstrap: the IQMs of the seeds resampled with "
+             "replacement, a range other seeds' IQM would likely fall in). Success: the seeds whose final test is "
+             "at or above the score, with a 95% Wilson interval (a confidence interval for a fraction that stays "
+             "sensible at 0/10 and 10/10). Evaluations: how many seeds' greedy evaluations during training "
              "reached the score, and the median env steps and training seconds to the first that did (settings "
              "were tuned on other seeds; absolute seconds swing 2-5x with this shared machine's load). Budget: "
              "the env steps each run trained."]
