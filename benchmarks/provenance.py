@@ -37,7 +37,8 @@ def load_average():
 # What the runner itself writes while a suite runs: not a change to the code that ran.
 # The report rewrites the READMEs' tables and redraws the plots after every run, and docs never change what
 # runs: Markdown and plots do not count either.
-OUTPUTS = [":(exclude)benchmarks/results", ":(exclude)benchmarks/runs", ":(exclude)benchmarks/sweeps",
+OUTPUTS = [":(exclude)benchmarks/results", ":(exclude)benchmarks/results-next",  # the suite in progress (README)
+           ":(exclude)benchmarks/runs", ":(exclude)benchmarks/sweeps",
            ":(exclude)models",  # the best seed's model is copied to models/<part>/
            ":(exclude,glob)**/*.md", ":(exclude,glob)**/plots/**"]
 

@@ -29,7 +29,8 @@ def test_git_state_names_the_commit_and_any_uncommitted_change(tmp_path, monkeyp
     assert provenance.git_state("part2_dqn") == dict(commit=head, dirty=False, part_dirty=False)
     # what the runner itself writes during a suite (results of earlier jobs, run folders, shipped models)
     # is not a change to the code: once it counted, and every job after the first was marked part_dirty
-    for output in ("benchmarks/results/full/a__seed101.json", "benchmarks/runs/x/log.txt",
+    for output in ("benchmarks/results/full/a__seed101.json", "benchmarks/results-next/full/a__seed101.json",
+                   "benchmarks/runs/x/log.txt",
                    "benchmarks/sweeps/s/table.md", "models/part2_dqn/CartPole-v1__dqn.pth",
                    "part2_dqn/README.md", "README.md", "part2_dqn/plots/cartpole.png", "benchmarks/plots/c.png",
                    "part2_dqn/NOTES.md"):
