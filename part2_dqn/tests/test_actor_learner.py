@@ -292,3 +292,17 @@ def test_max_minutes_ends_the_run_at_the_first_evaluation_past_it(tmp_path, caps
                           "--save-dir", str(tmp_path / "models")])
     assert summary["steps"] == 1500 and summary["model"] is not None
     assert "stopped at step 1,500: --max-minutes 1e-09 spent" in capsys.readouterr().out
+
+
+def test_the_outbox_keeps_copies_of_the_observations_an_env_hands_out_again():
+    """An env may return the same array at its next step, changed in place (vector envs and frame stacks do):
+    the outbox must hold what each step saw, not a view the next step rewrites."""
+    from actor_learner import Outbox
+
+    outbox, frame = Outbox(), np.zeros(3, dtype=np.float32)
+    outbox.push(frame, 0, 1.0, frame, False, 0.99)
+    frame[:] = 7.0  # the env's next step writes into the same buffer
+    outbox.push(frame, 1, 0.0, frame, True, 0.0)
+    (obs0, _, _, next0, *_), (obs1, *_) = outbox.take()
+    assert obs0.tolist() == [0.0, 0.0, 0.0] and next0.tolist() == [0.0, 0.0, 0.0] and obs1.tolist() == [7.0] * 3
+    assert outbox.take() == []  # taken once
