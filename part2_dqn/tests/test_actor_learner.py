@@ -123,7 +123,16 @@ def test_the_replay_ratio_holds(train_freq, gradient_steps):
     env, _, _ = train.build(config)
     learner = RecordingLearner(config, env.observation_space.shape, int(env.action_space.n), make_env=train.make_env)
     learner.seen = []
-    learner.train(env)
+
+    def too_long(signum, frame):  # a broken ratio deadlocks the pair (each waits for the other): fail, not hang
+        raise TimeoutError("the actor-learner pair did not finish 600 steps in 60 s: is the replay ratio broken?")
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    try:
+        learner.train(env)  # its `finally` stops the actor whatever happens
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert learner.gradient_steps == (600 - 100) * gradient_steps // train_freq
     for steps, updates in learner.seen:
         needed = 100 + -(-(updates + 1) * train_freq // gradient_steps)
