@@ -127,7 +127,7 @@ def test_interrupted_says_what_this_run_saved_and_exits_130(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run.interrupted(12)
     err = capsys.readouterr().err
-    assert f"is intact at {run.model}" in err and "3.0 at step 10" in err
+    assert f"is intact at {run.model}" in err and "(3.00 at step 10)" in err
 
 
 def test_a_resumed_run_continues_in_its_own_folder_and_model(tmp_path):
