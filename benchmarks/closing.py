@@ -19,7 +19,8 @@ import stats
 from figures import curve_label, draw_iqm, plt, save_figure
 from results import load_results, number
 from suites import SUITES, Job, PeerJob
-from tables import final_policies, iqm_cell, job_stats, peer_figures, reach_cell, replace_between, success_cell
+from tables import (final_policies, iqm_cell, job_stats, peer_figures, peer_scores, reach_cell, replace_between,
+                    success_cell)
 
 fmt = number
 
@@ -136,7 +137,9 @@ def closing_advice(env, rows):
     low = min(r.js.iqm[1] for r in best)
     close = [r for r in complete if r not in best and r.js.iqm[2] >= low]  # intervals that overlap the top's
     if close:
-        text += f", though the seeds do not separate it from {names(close)} (their 95% intervals overlap)"
+        whose = "its" if len(close) == 1 else "each one's"
+        text += (f", though the seeds do not clearly separate {'it' if len(best) == 1 else 'them'} from {names(close)} "
+                 f"({whose} 95% interval overlaps the top's)")
     every = [r for r in complete if r.js.success.succeeded == r.js.success.seeds and r.js.reach.reached]
     if not every:
         return text + f"; none had every seed's final test at or above {score:g}."
@@ -222,16 +225,18 @@ def peer_summary(suite="full", results=None):
         best, theirs = peer_figures(peer, suite, results)
         ours = final_policies(best)
         name = f"{peer.env_id}, {ClosingRow(ours.job, ours).part}'s {ours.job.algo or ours.job.label}"
-        if not (ours.complete and theirs.complete):
-            waiting = "ours" if not ours.complete else "SB3's"
-            rows.append(f"| {name} | {fmt(peer.total_steps)} | {waiting} not all run yet | — | — | — | — | — |")
+        if not (ours.complete and theirs.complete) or not (ours.scores and theirs.scores):
+            waiting = "ours" if not ours.complete or not ours.scores else "SB3's"
+            why = "not all run yet" if not (ours.complete and theirs.complete) else "no run finished"
+            rows.append(f"| {name} | {fmt(peer.total_steps)} | {waiting}: {why} | — | — | — | — | — |")
             continue
         steps = sorted({r["steps"] for r in ours.done})  # an on-policy run ends on a whole rollout: a little more
         budget = fmt(peer.total_steps) + ("" if steps == [peer.total_steps] else
                                           f" (ours {' to '.join(fmt(x) for x in sorted({steps[0], steps[-1]}))})")
-        p, low, high = stats.improvement(ours.scores, theirs.scores)
-        p_best = stats.improvement(best.scores, theirs.scores)[0]
-        at = f"{ours.success.succeeded}/{ours.success.seeds}, {theirs.success.succeeded}/{theirs.success.seeds}"
+        p, low, high = stats.improvement(peer_scores(ours), peer_scores(theirs))  # a failed run loses to every run
+        p_best = stats.improvement(peer_scores(best), peer_scores(theirs))[0]
+        at = ", ".join(f"{js.success.succeeded}/{js.success.seeds}" + (f" ({len(js.failed)} failed)" if js.failed else "")
+                       for js in (ours, theirs))
         rows.append(f"| {name} | {budget} | {iqm_cell(ours, 1)} | {iqm_cell(theirs, 1)} | {at} | "
                     f"{p:.2f} [{low:.2f}, {high:.2f}] | {verdict(p, low, high)} | {p_best:.2f} |")
     if not rows:
@@ -243,9 +248,9 @@ def peer_summary(suite="full", results=None):
                 "95% interval, and how many seeds reach the chapter's score. P(ours > SB3) is rliable's probability "
                 "of improvement, the chance that a run of ours ends above a run of SB3's, with its 95% interval; "
                 "the verdict names a better side only when the interval lies beyond 0.5, and otherwise says which "
-                "side P favours. The last column is P for our *best saved models* against SB3's final policies: "
-                "what a run of ours hands its user (and why a table above can show a higher score for our runs "
-                "than this one).", "",
+                "side P favours; a run that failed counts as losing to every run of the other side. The last column "
+                "is P for our *best saved models* against SB3's final policies: what a run of ours hands its "
+                "user. (The tables above score the best models, so the same runs can show a higher IQM there.)", "",
             "| env, ours | budget (env steps) | ours: IQM [95% CI] | SB3: IQM [95% CI] | at the score: ours, SB3 | "
             "P(ours > SB3) [95% CI] | verdict | our best models: P |", "|---|---|---|---|---|---|---|---|", *rows]
 

@@ -294,10 +294,20 @@ def test_line(job, results):
 
 def peer_figures(peer_job, suite, results):
     """(our JobStats, SB3's JobStats) for a PeerJob."""
-    ours_job = next(j for j in SUITES[suite] if isinstance(j, Job) and j.name == peer_job.versus)
+    ours_job = next((j for j in SUITES[suite] if isinstance(j, Job) and j.name == peer_job.versus
+                     and j.part == peer_job.part), None)
+    if ours_job is None:
+        raise ValueError(f"{peer_job.name} compares SB3 with {peer_job.versus!r}, which the {suite} suite has no "
+                         f"job of that name in {peer_job.part}")
     ours = job_stats(ours_job, load_results(suite, ours_job, failed=True, results=results))
     theirs = job_stats(peer_job, load_results(suite, peer_job, failed=True, results=results))
     return ours, theirs
+
+
+def peer_scores(js):
+    """A side's scores for P(ours > SB3): a failed run has no policy, so it loses to every run of the other side
+    (-inf; two failures tie)."""
+    return js.scores + [-math.inf] * len(js.failed)
 
 
 def final_policies(ours):
@@ -318,7 +328,8 @@ def against(job, suite, results=None):
         return None
     ours, theirs = peer_figures(peer, suite, results)
     ours = final_policies(ours)
-    p = stats.probability_of_improvement(ours.scores, theirs.scores) if ours.scores and theirs.scores else None
+    p = (stats.probability_of_improvement(peer_scores(ours), peer_scores(theirs)) if ours.scores and theirs.scores
+         else None)
     return peer, theirs, p
 
 
@@ -327,8 +338,8 @@ def peer_block(peer_job, suite, results, draw):
     (full suite) a figure of both sample-efficiency curves."""
     ours, theirs = peer_figures(peer_job, suite, results)
     last = final_policies(ours)
-    p = stats.improvement(last.scores, theirs.scores) if last.scores and theirs.scores else None
-    p_best = stats.improvement(ours.scores, theirs.scores) if ours.scores and theirs.scores else None
+    p = stats.improvement(peer_scores(last), peer_scores(theirs)) if last.scores and theirs.scores else None
+    p_best = stats.improvement(peer_scores(ours), peer_scores(theirs)) if ours.scores and theirs.scores else None
     command = f"../shared/peers/sb3_anchor.py {' '.join(jobs.peer_command(peer_job, 'N'))}"
     head = (f"**{ours.job.label} against Stable-Baselines3's {peer_job.algo.upper()}** with rl-baselines3-zoo's "
             f"settings, on the same seeds and budget (`{command}` in the SB3 Python, for seed N)")

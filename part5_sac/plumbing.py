@@ -267,12 +267,12 @@ def quiet_sdl(render):
 
 # ---------- a training run: its folder, logs, best model, progress and interrupts ----------
 
-def shown(value, digits=None):
+def shown(value):
     """A number for a progress line, or "-" while there is none yet: one decimal, two below 10 (FrozenLake's
     success rate of 0.72 is not 0.7)."""
     if not np.isfinite(value):
         return "-"
-    return f"{value:.{digits if digits is not None else (2 if abs(value) < 10 else 1)}f}"
+    return f"{value:.2f}" if abs(round(value, 2)) < 10 else f"{value:.1f}"
 
 
 class Run:

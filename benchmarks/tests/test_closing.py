@@ -204,8 +204,8 @@ def test_the_advice_names_the_only_job_that_solved_it(repo, suite, sketch):
         write(repo, "pendulum_sac", seed, [[5000, -190.0, 8.0]], -230.0 if seed == 102 else -110.0)
     closing.closing_report()
     assert ("- **Pendulum-v1** (2 of 3 algorithms have all their seeds run; only those are compared): the highest "
-            "IQM of the best models' final tests is -150.0, by Part 5's SAC, though the seeds do not separate it "
-            "from Part 2's DQN (their 95% intervals overlap); only Part 2's DQN had every seed's "
+            "IQM of the best models' final tests is -150.0, by Part 5's SAC, though the seeds do not clearly separate "
+            "it from Part 2's DQN (its 95% interval overlaps the top's); only Part 2's DQN had every seed's "
             "final test at or above -200, its evaluations first reaching it after 5,000 env steps and 8.0 s of "
             "training (medians over the seeds).") in section(repo)
 
@@ -346,7 +346,11 @@ def test_the_sb3_pairs_compare_final_policies_and_the_verdict_reads_the_interval
              PeerJob("pendulum_sac_vs_sb3", "part5_sac", "pendulum_sac", "sac", "Pendulum-v1", SEEDS, "SB3 SAC", -200,
                      10_000, 1_000),
              PeerJob("cartpole_a2c_vs_sb3", "part4_actor_critic", "cartpole_a2c", "a2c", "CartPole-v1", SEEDS,
-                     "SB3 A2C", 500, 100_000, 5_000)]
+                     "SB3 A2C", 500, 100_000, 5_000),
+             PeerJob("pendulum_dqn_vs_sb3", "part2_dqn", "pendulum_mlp", "dqn", "Pendulum-v1", SEEDS, "SB3 DQN", -200,
+                     50_000, 5_000),
+             PeerJob("cartpole_ppo_vs_sb3", "part4_actor_critic", "cartpole_ppo", "ppo", "CartPole-v1", SEEDS,
+                     "SB3 PPO", 500, 50_000, 5_000)]
     monkeypatch.setitem(SUITES, "full", suite + peers)
     # DQN: last evaluations 480, 490, 500 (best models 500 each: not what is compared); SB3's final tests 400, 410,
     # 420: every pairing ours, P = 1, and every resample too, so the interval is [1, 1]: ours better
@@ -365,6 +369,17 @@ def test_the_sb3_pairs_compare_final_policies_and_the_verdict_reads_the_interval
     for seed in SEEDS:
         write(repo, "cartpole_a2c", seed, [[100_000, 500.0, 9.0]], 500.0)
     write(repo, "cartpole_a2c_vs_sb3", 101, [[100_000, 500.0, 0.0]], 500.0)
+    # Pendulum DQN: our seed 103 failed, a run without a policy: it loses to each of SB3's three, seeds 101 and 102
+    # (-150) beat SB3's -160s: 6 of 9 pairings, P = 0.67
+    for seed in (101, 102):
+        write(repo, "pendulum_mlp", seed, [[50_000, -150.0, 9.0]], -150.0)
+    fail(repo, "pendulum_mlp", 103)
+    for seed in SEEDS:
+        write(repo, "pendulum_dqn_vs_sb3", seed, [[50_000, -160.0, 0.0]], -160.0)
+    # PPO: every SB3 run failed: nothing to compare with
+    for seed in SEEDS:
+        write(repo, "cartpole_ppo", seed, [[50_000, 500.0, 9.0]], 500.0)
+        fail(repo, "cartpole_ppo_vs_sb3", seed)
     closing.closing_report()
     table = section(repo).split("**Against Stable-Baselines3", 1)[1].split("\n\n", 2)[1].splitlines()
     # the budget: our DQN runs made as if they ended on whole rollouts past 50k, 50,000-50,002 steps, and say so;
@@ -376,7 +391,10 @@ def test_the_sb3_pairs_compare_final_policies_and_the_verdict_reads_the_interval
         "1.00 [1.00, 1.00] | ours better | 1.00 |",
         "| Pendulum-v1, Part 5's SAC | 10,000 | -196.7 [-300.0, -140.0] | -145.0 [-160.0, -130.0] | 2/3, 3/3 | "
         f"0.33 [{table[3].split('0.33 [')[1].split(']')[0]}] | not settled (P favours SB3's) | 0.83 |",
-        "| CartPole-v1, Part 4's A2C | 100,000 | SB3's not all run yet | — | — | — | — | — |"]
+        "| CartPole-v1, Part 4's A2C | 100,000 | SB3's: not all run yet | — | — | — | — | — |",
+        "| Pendulum-v1, Part 2's DQN | 50,000 | -150.0 [-150.0, -150.0] | -160.0 [-160.0, -160.0] | 2/3 (1 failed), 3/3 | "
+        f"0.67 [{table[5].split('0.67 [')[1].split(']')[0]}] | not settled (P favours ours) | 0.67 |",
+        "| CartPole-v1, Part 4's PPO | 50,000 | SB3's: no run finished | — | — | — | — | — |"]
     low, high = map(float, table[3].split("0.33 [")[1].split("]")[0].split(", "))
     assert low < 0.5 < high
 
@@ -387,3 +405,12 @@ def test_the_sb3_pairs_compare_final_policies_and_the_verdict_reads_the_interval
     (0.40, 0.20, 0.50, "not settled (P favours SB3's)"), (0.30, 0.10, 0.49, "SB3's better")])
 def test_the_verdict_names_a_better_side_only_when_the_interval_excludes_a_coin_toss(p, low, high, says):
     assert closing.verdict(p, low, high) == says
+
+
+def test_a_peer_job_whose_own_job_is_missing_names_both(repo, suite, monkeypatch):
+    from suites import PeerJob
+
+    peer = PeerJob("ghost_vs_sb3", "part2_dqn", "ghost", "dqn", "CartPole-v1", SEEDS, "SB3 DQN", 475, 50_000, 2_500)
+    monkeypatch.setitem(SUITES, "full", suite + [peer])
+    with pytest.raises(ValueError, match="ghost_vs_sb3 compares SB3 with 'ghost', which the full suite has no job"):
+        closing.peer_summary()

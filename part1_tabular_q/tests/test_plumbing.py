@@ -206,7 +206,7 @@ def test_a_seed_out_of_range_or_an_unreadable_value_is_one_line(argv, says, caps
         assert error.value.code == 2 and capsys.readouterr().err.strip() == says
 
 
-@pytest.mark.parametrize("value, text", [(0.72, "0.72"), (-0.05, "-0.05"), (9.996, "10.00"), (10.0, "10.0"),
+@pytest.mark.parametrize("value, text", [(0.72, "0.72"), (-0.05, "-0.05"), (9.996, "10.0"), (9.994, "9.99"), (10.0, "10.0"),
                                          (-147.13, "-147.1"), (float("nan"), "-"), (float("-inf"), "-")])
 def test_a_progress_number_keeps_two_decimals_below_ten_one_above(value, text):
     assert plumbing.shown(value) == text
