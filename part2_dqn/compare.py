@@ -2,7 +2,7 @@
 
     python part2_dqn/compare.py --env-id CartPole-v1 --seeds 1 2 3                 # the env's preset budget
     python part2_dqn/compare.py --env-id LunarLander-v3 --seeds 1 2 3 --out part2_dqn/plots/compare_lunar
-    python part2_dqn/compare.py --env-id CartPole-v1 --variants DQN PER --total-steps 10000   # a quick look
+    python part2_dqn/compare.py --env-id CartPole-v1 --variants DQN PER --total-steps 10000 --out /tmp/quick   # a quick look
     python part2_dqn/compare.py --per-cost      # PER's sampling cost against the gradient step it feeds
     python part2_dqn/compare.py --per-speed --env-id LunarLander-v3   # --rainbow's steps/s with and without PER
 
@@ -20,10 +20,10 @@ did), training time and steps/s (evaluation excluded).
 
 A run whose file exists is not run again, so a long comparison can be done in pieces: stopped and
 started again, or split over processes (`--seeds 1` in one, `--seeds 2` in another, same --out). The figure
-and table always draw every finished run of the chosen variants under --out, whichever command ran it (the
+and table always draw every finished run under --out, of every variant, whichever command ran it (the
 benchmark's comparison runs plain DQN and Rainbow on ten seeds, the other options on five); `--report-only`
-runs nothing and draws them. So an --out folder holds one comparison: give tuning seeds their own. Delete a
-run's file to run it again.
+runs nothing and draws them. So an --out folder holds one comparison: give tuning seeds, or another budget,
+their own (runs evaluated at other steps are refused, by name). Delete a run's file to run it again.
 """
 import argparse
 import copy
@@ -109,9 +109,10 @@ def draw(results, env_id, threshold, path):
 
 def table(results, threshold):
     """One row a variant. Success is the best model's greedy mean over the fresh final episodes at or above the
-    threshold; the first evaluation at or above it is a different, earlier and noisier thing, and says so."""
-    rows = ["| variant | seeds | best model's greedy mean: IQM (min to max) | success | "
-            "first evaluation >= threshold (median; seeds reaching it) | training s | env steps/s |",
+    threshold; the first evaluation at or above it (a 10-episode mean during training) is reported beside it,
+    in a column of its own: it comes earlier and is noisier."""
+    rows = [f"| variant | seeds | best model's greedy mean: IQM (min to max) | success at {threshold:g} | "
+            f"first evaluation >= {threshold:g} (median; seeds reaching it) | training s | env steps/s |",
             "|-|-|-|-|-|-|-|"]
     for variant, runs in results.items():
         reached = [next((s for s, _, m in r["evaluations"] if m >= threshold), None) for r in runs]
@@ -250,13 +251,20 @@ def main(argv=None):
                       f"{final:.1f} over {args.final_episodes} episodes, {rate:,.0f} steps/s", flush=True)
     if missing:
         print(f"not run yet, left out: {', '.join(missing)}")
-    # the figure and the table: every finished run of these variants under --out, whichever command ran it (so
-    # plain DQN and Rainbow can have ten seeds beside the other options' five)
+    # the figure and the table: every finished run under --out, whichever command ran it (so plain DQN and
+    # Rainbow can have ten seeds beside the other options' five), each variant's runs evaluated at the same steps
     results = {}
-    for variant in args.variants:
-        runs = [json.loads(p.read_text()) for p in (out / "runs").glob(f"{variant}__seed*.json")]
-        if runs:
-            results[variant] = sorted(runs, key=lambda r: r["seed"])
+    for variant in VARIANTS:
+        paths = sorted((out / "runs").glob(f"{variant}__seed*.json"))
+        runs = [json.loads(p.read_text()) for p in paths]
+        if not runs:
+            continue
+        steps = [[s for s, _, _ in r["evaluations"]] for r in runs]
+        other = [p.name for p, s in zip(paths, steps) if s != steps[0]]
+        if other:
+            raise UserError(f"{', '.join(other)} under {out / 'runs'} were evaluated at other steps than "
+                            f"{paths[0].name}: a folder holds one comparison (same budget and schedule); move them")
+        results[variant] = sorted(runs, key=lambda r: r["seed"])
     if not results:
         raise UserError(f"no finished runs under {out / 'runs'}")
     with open(out / "evaluations.csv", "w", newline="") as f:

@@ -180,8 +180,10 @@ def test_compare_py_keeps_finished_runs_and_reports_from_them(tmp_path, monkeypa
     compare.main([*argv[:2], "--seeds", "1", "2", *argv[4:], "--report-only"])   # seed 2 missing: left out, said so
     assert "not run yet, left out: DQN seed 2" in capsys.readouterr().out
     assert "| DQN | 1 |" in (tmp_path / "table.md").read_text()
+    compare.main(["--variants", "PER", "--seeds", "1", "--out", str(tmp_path), "--report-only"])  # PER: none yet
+    assert "| DQN | 1 |" in (tmp_path / "table.md").read_text()   # the folder's runs are drawn all the same
     with pytest.raises(UserError, match="no finished runs"):
-        compare.main(["--variants", "PER", "--seeds", "1", "--out", str(tmp_path), "--report-only"])
+        compare.main(["--variants", "PER", "--seeds", "1", "--out", str(tmp_path / "empty"), "--report-only"])
 
 def test_compare_py_draws_every_finished_run_of_the_variants_with_success_from_the_best_models(tmp_path):
     """Plain DQN on ten seeds beside the options on five: the table and figure take every run file under --out
@@ -199,9 +201,28 @@ def test_compare_py_draws_every_finished_run_of_the_variants_with_success_from_t
         (tmp_path / "runs" / f"DQN__seed{seed}.json").write_text(json.dumps(run))
     compare.main(["--env-id", "LunarLander-v3", "--variants", "DQN", "--seeds", "1", "--out", str(tmp_path),
                   "--report-only"])
-    row = (tmp_path / "table.md").read_text().splitlines()[2]
+    lines = (tmp_path / "table.md").read_text().splitlines()
+    assert "| success at 200 | first evaluation >= 200 (median; seeds reaching it) |" in lines[0]
+    row = lines[2]
     # IQM of 100, 210, 220, 300: the middle two, 215.0; success: the best models of seeds 2-4 reach 200, 3/4
     # (seed 1 touched 205 in an evaluation, but its best model scores 100); the first evaluation >= 200 at 20k
     # (seeds 1 and 3) and 10k (seeds 2 and 4): median 15,000, all 4 seeds
     assert row == "| DQN | 4 | 215.0 (100.0 to 300.0) | 3/4 | 15,000 (4/4) | 10 | 1,000 |"
     assert len((tmp_path / "evaluations.csv").read_text().splitlines()) == 1 + 4 * 2
+
+
+def test_compare_py_refuses_runs_evaluated_at_other_steps_and_names_them(tmp_path):
+    """One folder, one comparison: a run of another budget or schedule (a quick look at 10k steps beside the
+    150k runs) would be drawn against the wrong steps; the report names it instead."""
+    import json
+
+    import compare
+
+    (tmp_path / "runs").mkdir()
+    for seed, steps in ((1, [10_000, 20_000]), (2, [10_000, 20_000]), (3, [5_000, 10_000])):
+        run = dict(variant="Dueling", seed=seed, evaluations=[[s, 1.0, 0.0] for s in steps], final=0.0,
+                   steps_per_second=1.0)
+        (tmp_path / "runs" / f"Dueling__seed{seed}.json").write_text(json.dumps(run))
+    with pytest.raises(UserError, match=r"Dueling__seed3.json under .* were evaluated at other steps than "
+                                        r"Dueling__seed1.json"):
+        compare.main(["--env-id", "LunarLander-v3", "--out", str(tmp_path), "--report-only"])
