@@ -109,8 +109,8 @@ def draw(results, env_id, threshold, path):
 
 def table(results, threshold):
     """One row a variant. Success is the best model's greedy mean over the fresh final episodes at or above the
-    threshold; the first evaluation at or above it (during training, over the preset's evaluation episodes) is reported beside it,
-    in a column of its own: it comes earlier and is noisier."""
+    threshold; the first evaluation at or above it (during training, over the preset's evaluation episodes) is
+    reported beside it, in a column of its own: it comes earlier and is noisier."""
     rows = [f"| variant | seeds | best model's greedy mean: IQM (min to max) | success at {threshold:g} | "
             f"first evaluation >= {threshold:g} (median; seeds reaching it) | training s | env steps/s |",
             "|-|-|-|-|-|-|-|"]
