@@ -154,17 +154,20 @@ def three_learners(*extra):
         agent.q_network.load_state_dict(learner.q_network.state_dict())
         agent.target_network.load_state_dict(learner.target_network.state_dict())
         agent.memory = copy.deepcopy(learner.memory)
+        agent.steps = learner.steps  # PER's importance-weight exponent anneals with the agent steps
         if learner.noise_generator is not None:  # --noisy: the same noise draws from here on
             agent.noise_generator.set_state(learner.noise_generator.get_state())
     return learner, agents
 
 
-def test_prefetching_prepares_each_minibatch_beside_the_step_before_it():
+@pytest.mark.parametrize("extra", [[], ["--per"]])
+def test_prefetching_prepares_each_minibatch_beside_the_step_before_it(extra):
     """With prefetch, minibatch k+1 is sampled, and its targets computed, while step k's passes run, from
-    the weights before step k: 20 steps of the learner equal an Agent that samples one minibatch ahead by
-    hand, and differ from Agent.learn's, whose targets are one step fresher. Red if the next minibatch
-    is prepared after the step (it would equal Agent.learn) or never (the learner would not sample ahead)."""
-    learner, (by_hand, textbook) = three_learners()
+    the weights before step k (with --per, from the priorities before step k's update too): 20 steps of the
+    learner equal an Agent that samples one minibatch ahead by hand, and differ from Agent.learn's, whose
+    targets are one step fresher. Red if the next minibatch is prepared after the step (it would equal
+    Agent.learn) or never (the learner would not sample ahead)."""
+    learner, (by_hand, textbook) = three_learners(*extra)
     learner.learn(20)
     learner.helper.shutdown()
     batch = by_hand.sample_batch()
