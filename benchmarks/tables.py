@@ -240,10 +240,12 @@ def claims(job, js, peer=None):
 
 def claim_cell(job, js, peer=None):
     judged = claims(job, js, peer)
+    ran = len(js.done) + len(js.failed)
+    if not ran:  # listed, so a reader of the chapter's claims finds its row, but not run yet
+        return f"not run yet: claims {job.target_text}" if job.target_text else "not run yet"
     if not judged:
         return "reported, not claimed"
     if any(verdict is None for _, verdict in judged):
-        ran = len(js.done) + len(js.failed)
         why = f"{ran} of {len(job.seeds)} seeds run" if ran < len(job.seeds) else "SB3's seeds to come"
         return f"not judged yet ({why}): " + "; ".join(words for words, _ in judged)
     return "; ".join(f"{MARK[verdict]} {words}" for words, verdict in judged)
@@ -408,6 +410,8 @@ def part_section(suite, part, results=None, draw=True):
             everything += found
             continue
         if not found:
+            if not isinstance(job, SideBySideJob) and suite == "full":  # a claim the chapter states, still to run
+                summary.append(summary_row(job, job_stats(job, [])))
             continue
         everything += found
         if isinstance(job, SideBySideJob):

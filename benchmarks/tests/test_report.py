@@ -387,3 +387,20 @@ def test_a_best_model_that_is_not_on_this_machine_is_not_shipped_and_stops_nothi
     assert shipped.read_bytes() == b"old weights"
     assert "not shipped: seed 101's model (benchmarks/runs/full/j__seed101/models/m.pth) is not on this machine" \
         in capsys.readouterr().out
+
+
+def test_a_claimed_job_that_has_not_run_yet_has_its_row_saying_so(tmp_path, monkeypatch):
+    """The chapter states every claim of its jobs, so a listed job without a results file still gets a summary
+    row: none of its seeds run, and the claim it will be judged on; a job that has run keeps its own row."""
+    pytest.importorskip("rliable")
+    (results := tmp_path / "results" / "full").mkdir(parents=True)
+    ran = job()
+    waiting = Job("hour", "part2_dqn", "train.py", [], [101, 102, 103], "Pong, an hour", threshold=18,
+                  final_episodes=10, target=18, max_minutes=60, target_text="a greedy 18 within 60 minutes, every seed")
+    (results / "j__seed101.json").write_text(json.dumps(result()))
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    monkeypatch.setitem(tables.SUITES, "full", [ran, waiting])
+    section = tables.part_section("full", "part2_dqn", draw=False)
+    assert ("| Pong, an hour | 0 of 3 (101-103 not run yet) | — | — | — | not run yet: claims a greedy 18 within 60 "
+            "minutes, every seed |") in section
+    assert "| X | 1 |" in section
