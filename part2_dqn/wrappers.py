@@ -180,7 +180,7 @@ def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, 
 
     - `frameskip=1` at make: AtariPreprocessing does the frame skipping itself (4 frames per action, the
       max of the last two, because the Atari drew some objects only every other frame and a single frame
-      can miss them), after 0-30 random no-op actions at reset so that episodes do not all start alike;
+      can miss them), after 1-30 random no-op actions at reset so that episodes do not all start alike;
     - 84x84 grayscale: colour tells nothing in Pong, and a smaller image is a cheaper network input;
     - FrameStackObservation(4) with zero padding: the last 4 frames, so the network sees motion; the
       first observation of an episode is three zero frames and the first frame (the replay memory
