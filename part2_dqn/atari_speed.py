@@ -1,6 +1,6 @@
 """What a Pong gradient step, a greedy action and a raw env step cost on this CPU, and what helps.
 
-    python part2_dqn/atari_speed.py               # a few minutes: both CNNs, channels_last, batch sizes, Agent vs FastAgent
+    python part2_dqn/atari_speed.py               # a few minutes: both CNNs, channels_last, batch sizes, Agent vs FastAgent, 42x42 frames
     python part2_dqn/atari_speed.py --threads     # also two torch threads (they collapse on a shared machine)
     python part2_dqn/atari_speed.py --learner     # only --actor-learner's learner: its second thread, two torch threads
 
@@ -119,7 +119,8 @@ def main(argv=None):
              ("2013 (small), channels_last", [], 1, True),
              ("Nature", ["--convolutions", "nature", "--hidden", "512"], 1, False),
              ("Nature, channels_last", ["--convolutions", "nature", "--hidden", "512"], 1, True),
-             ("2013 (small), textbook Agent (--no-fast)", ["--no-fast"], 1, False)]
+             ("2013 (small), textbook Agent (--no-fast)", ["--no-fast"], 1, False),
+             ("2013 (small), 42x42 frames (--screen-size 42)", ["--screen-size", "42"], 1, False)]
     if args.threads:
         cases += [("2013 (small), two threads", [], 2, False),
                   ("Nature, two threads", ["--convolutions", "nature", "--hidden", "512"], 2, False)]
@@ -134,7 +135,7 @@ def main(argv=None):
                 net.to(memory_format=torch.channels_last)
     for b in batches:
         built[f"batch {b}"] = build(["--batch-size", str(b)])
-    obs = built[cases[0][0]][1].reset(seed=0)[0]
+    obs = {name: env.reset(seed=0)[0] for name, (_, env, _) in built.items()}  # each case's own frame size
     raw_env = train.make_env(built[cases[0][0]][0])
     raw_env.reset(seed=0)
     raw_env.action_space.seed(0)
@@ -147,7 +148,7 @@ def main(argv=None):
     for round_ in range(args.rounds + 1):  # round 0 warms up
         for name, (_, _, agent) in built.items():
             torch.set_num_threads(threads.get(name, 1))
-            s, a = cpu_ms(lambda: agent.learn(1), 10), cpu_ms(lambda: agent.greedy_action(obs), 50)
+            s, a = cpu_ms(lambda: agent.learn(1), 10), cpu_ms(lambda: agent.greedy_action(obs[name]), 50)
             if round_:
                 step_ms[name].append(s)
                 action_ms[name].append(a)

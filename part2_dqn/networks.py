@@ -127,6 +127,19 @@ CONVOLUTIONS = {
 }
 
 
+def smallest_frame(convolutions):
+    """The smallest square frame side the `convolutions` of CONVOLUTIONS leave at least one pixel of: each layer
+    turns a side s into (s - kernel) // stride + 1, which must stay >= 1 (small: 20, nature: 36)."""
+    side = 1
+    while True:
+        s = side
+        for _, kernel, stride in CONVOLUTIONS[convolutions]:
+            s = (s - kernel) // stride + 1 if s >= kernel else 0
+        if s >= 1:
+            return side
+        side += 1
+
+
 class CNNQNetwork(nn.Module):
     """Convolutions over a stack of frames, then an MLP head: (batch, frames, height, width) -> (batch, n_actions).
 

@@ -21,7 +21,7 @@ import torch
 from actor_learner import ActorLearnerAgent
 from agent import Agent
 from fast import FastAgent
-from networks import CONVOLUTIONS, mean_abs_sigma
+from networks import CONVOLUTIONS, mean_abs_sigma, smallest_frame
 from plumbing import (AT_LEAST_ONE, FRACTION, NOT_NEGATIVE, PART, POSITIVE, REPO, Check, Run, UserError, arg,
                       load_training_state, one_of, parse_config, pick_device, run_main, seed_everything)
 from resume import agent_state, continue_from
@@ -48,6 +48,7 @@ class Config:
     max_episode_steps: int = arg(0, "episode time limit (0 = the env's own, 200 for Pendulum)", NOT_NEGATIVE)
     network: str = arg("mlp", "Q-network: mlp, lstm over the last --history (observation, previous action) pairs, or cnn (Atari frames)", one_of("mlp", "lstm", "cnn"))
     convolutions: str = arg("nature", "cnn: the convolutions, nature (32-64-64, Mnih et al. 2015) or small (16-32, 2013)", one_of(*CONVOLUTIONS))
+    screen_size: int = arg(84, "Atari: the side of the square grayscale frames the screen is shrunk to (84 as in the DQN papers; 42 has a quarter of the pixels)", AT_LEAST_ONE)
     repeat_action_probability: float = arg(-1.0, "Atari: sticky actions, the chance the emulator repeats the last action (-1 = the id's own: 0.25 for v5, 0 for v4)", PROBABILITY_OR_OWN)
     history: int = arg(4, "lstm: number of (observation, previous action) pairs the network sees", AT_LEAST_ONE)
     hidden: list = arg([64, 64], "hidden layer sizes (lstm: the first is the LSTM's hidden size)", AT_LEAST_ONE)
@@ -169,7 +170,7 @@ def make_env(config, render_mode=None):
     """The env `config` describes (discrete torques for a Box action, a history for the LSTM, Atari frames)."""
     return make_dqn_env(config.env_id, config.discrete_actions, config.sigma, config.max_episode_steps,
                         config.history if config.network == "lstm" else 0, render_mode=render_mode,
-                        repeat_action_probability=config.repeat_action_probability)
+                        repeat_action_probability=config.repeat_action_probability, screen_size=config.screen_size)
 
 
 def get_config(argv=None):
@@ -194,6 +195,9 @@ def get_config(argv=None):
     if (config.network == "cnn") != is_atari(config.env_id):
         raise UserError(f"--network cnn is for Atari games' frames and they need it; {config.env_id!r} with "
                         f"--network {config.network} does not fit")
+    if config.network == "cnn" and config.screen_size < smallest_frame(config.convolutions):
+        raise UserError(f"--screen-size {config.screen_size} is too small for the {config.convolutions} convolutions: "
+                        f"at least {smallest_frame(config.convolutions)}")
     return config
 
 

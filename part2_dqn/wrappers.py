@@ -175,8 +175,9 @@ def is_atari(env_id):
         return False
 
 
-def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, render_mode=None):
-    """An Atari game as DQN sees it, built from gymnasium's own wrappers; observations (4, 84, 84) uint8.
+def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, render_mode=None, screen_size=84):
+    """An Atari game as DQN sees it, built from gymnasium's own wrappers; observations (4, 84, 84) uint8
+    (`screen_size` other than 84: (4, screen_size, screen_size)).
 
     - `frameskip=1` at make: AtariPreprocessing does the frame skipping itself (4 frames per action, the
       max of the last two, because the Atari drew some objects only every other frame and a single frame
@@ -200,7 +201,7 @@ def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, 
         env = gym.make(find_spec(env_id).id, render_mode=render_mode, **kwargs)
     except gym.error.Error as e:
         raise UserError(f"cannot create {env_id!r}: {e}") from None
-    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=screen_size, grayscale_obs=True)
     if max_episode_steps > 0:
         env = gym.wrappers.TimeLimit(env, max_episode_steps)
     env = ClipRewardSign(env)
@@ -208,16 +209,17 @@ def make_atari_env(env_id, repeat_action_probability=-1.0, max_episode_steps=0, 
 
 
 def make_env(env_id, discrete_actions=0, sigma=0.5, max_episode_steps=0, history=0, render_mode=None,
-             repeat_action_probability=-1.0):
+             repeat_action_probability=-1.0, screen_size=84):
     """The env DQN trains on: Box observation, Discrete actions; Box actions only via `discrete_actions`.
 
     `max_episode_steps` > 0 replaces the env's own time limit (Pendulum: 200); `history` > 0 wraps the env
-    for the LSTM network. An Atari id gets `make_atari_env` (with `repeat_action_probability`).
+    for the LSTM network. An Atari id gets `make_atari_env` (with `repeat_action_probability` and
+    `screen_size`).
     """
     if is_atari(env_id):
         if history > 0:
             raise UserError(f"{env_id!r} is an Atari game: use --network cnn (it sees a stack of frames), not lstm")
-        return make_atari_env(env_id, repeat_action_probability, max_episode_steps, render_mode)
+        return make_atari_env(env_id, repeat_action_probability, max_episode_steps, render_mode, screen_size)
     find_spec(env_id)  # an unknown id: one line
     kwargs = {"max_episode_steps": max_episode_steps} if max_episode_steps > 0 else {}
     try:

@@ -21,7 +21,7 @@ import train
 from agent import Agent
 from fast import FastAgent
 from memory import FrameReplayMemory, PrioritizedFrameReplayMemory, ReplayMemory, make_memory
-from networks import CNNQNetwork, NoisyLinear
+from networks import CNNQNetwork, NoisyLinear, smallest_frame
 from plumbing import UserError
 from resume import agent_state, load_agent_state
 from wrappers import ClipRewardSign, make_env
@@ -128,6 +128,10 @@ def test_pong_preset_uses_the_deterministic_emulator_and_the_cnn():
     (["--env-id", "ALE/Pong-v5", "--repeat-action-probability", "2"], ["--repeat-action-probability", "[0, 1]"]),
     # a negative probability other than -1 would silently mean "the id's own" (0.25 for v5)
     (["--env-id", "ALE/Pong-v5", "--repeat-action-probability", "-0.5"], ["--repeat-action-probability", "-1"]),
+    # frames the convolutions would shrink to nothing: one line naming the flag and the smallest that fits
+    (["--env-id", "ALE/Pong-v5", "--screen-size", "19"], ["--screen-size 19", "small", "at least 20"]),
+    (["--env-id", "ALE/Pong-v5", "--convolutions", "nature", "--screen-size", "35"], ["--screen-size 35", "at least 36"]),
+    (["--env-id", "ALE/Pong-v5", "--screen-size", "0"], ["--screen-size", "at least 1"]),
 ])
 def test_atari_bad_input_is_one_line(args, words):
     with pytest.raises(UserError) as error:
@@ -316,6 +320,12 @@ def test_cnn_shapes_and_sizes_by_hand():
     assert count(nature) == (4 * 32 * 64 + 32) + (32 * 64 * 16 + 64) + (64 * 64 * 9 + 64) + (3136 * 512 + 512) + (512 * 6 + 6)
     assert count(small) == (4 * 16 * 64 + 16) + (16 * 32 * 16 + 32) + (2592 * 256 + 256) + (256 * 6 + 6)
     assert nature(torch.zeros(5, 4, 84, 84, dtype=torch.uint8)).shape == (5, 6)
+    # 42x42 frames (--screen-size 42): 42 -> (42 - 8) / 4 + 1 = 9 -> (9 - 4) / 2 + 1 = 3: 32 x 3 x 3 = 288
+    assert CNNQNetwork((4, 42, 42), 6, [256], "small").head.net[0].in_features == 288
+    # the smallest frames each stack leaves one pixel of: small 20 -> 4 -> 1; nature 36 -> 8 -> 3 -> 1
+    assert (smallest_frame("small"), smallest_frame("nature")) == (20, 36)
+    assert CNNQNetwork((4, 20, 20), 6, [8], "small").head.net[0].in_features == 32
+    assert CNNQNetwork((4, 36, 36), 6, [8], "nature").head.net[0].in_features == 64
 
 
 def test_cnn_takes_uint8_pixels_and_scales_them_itself():
@@ -380,12 +390,12 @@ def test_test_py_plays_an_atari_checkpoint_and_writes_a_gif(tmp_path, capsys):
 
 def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp_path):
     """A checkpoint trained with settings the preset does not have (the Nature CNN, a 32-unit dueling
-    head, sticky actions at 0.1, neither the preset's 0 nor v5's 0.25, a 7-step time limit): test.py's env
-    and network are the checkpoint's, not the preset's, the Config defaults' or the env id's own."""
+    head, sticky actions at 0.1, neither the preset's 0 nor v5's 0.25, a 7-step time limit, 42x42 frames):
+    test.py's env and network are the checkpoint's, not the preset's, the Config defaults' or the env id's own."""
     import test as test_script
 
     config = train.get_config(["--env-id", "ALE/Pong-v5", "--convolutions", "nature", "--hidden", "32", "--dueling",
-                               "--repeat-action-probability", "0.1", "--max-episode-steps", "7",
+                               "--repeat-action-probability", "0.1", "--max-episode-steps", "7", "--screen-size", "42",
                                "--buffer-size", "32", "--seed", "3"])
     env, _, agent = train.build(config)
     path = tmp_path / "pong.pth"
@@ -399,6 +409,7 @@ def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp
     obs, _ = played_env.reset(seed=0)
     torch.testing.assert_close(net(torch.as_tensor(obs).unsqueeze(0)), agent.q_network(torch.as_tensor(obs).unsqueeze(0)))
     assert played_env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.1)
+    assert played_env.observation_space.shape == (4, 42, 42) and obs.shape == (4, 42, 42)
     steps = []
     played.evaluate(played_env, 1, seed=0, on_frame=lambda: steps.append(1))
     assert len(steps) == 7
@@ -406,15 +417,32 @@ def test_test_py_rebuilds_the_cnn_and_the_wrappers_from_the_checkpoint_alone(tmp
     played_env.close()
 
 
-def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_path, capsys):
+def test_a_checkpoint_from_before_screen_size_plays_on_84x84_frames(tmp_path):
+    """A file written before --screen-size existed has no such config key: test.py rebuilds it on the 84x84
+    frames it was trained on (the shipped Pong model, the key taken out if it has one)."""
+    import test as test_script
+
+    checkpoint = torch.load(plumbing.REPO / "models" / "part2_dqn" / "ALE-Pong-v5__dqn_cnn.pth", map_location="cpu",
+                            weights_only=True)
+    checkpoint["config"].pop("screen_size", None)
+    torch.save(checkpoint, old := tmp_path / "pong.pth")
+    agent, env, _ = test_script.rebuild(old)
+    assert env.observation_space.shape == (4, 84, 84)
+    for name, tensor in agent.q_network.state_dict().items():
+        torch.testing.assert_close(tensor, checkpoint["state_dict"][name])
+    env.close()
+
+
+@pytest.mark.parametrize("screen", [[], ["--screen-size", "42"]], ids=["84x84", "42x42"])
+def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_path, capsys, screen):
     """Through train.main with a tiny budget: the frame memory and the CNN in use, the model saved as
     ALE-Pong-v5__dqn_cnn__1__{time}.pth, named like its run (the id's '/' would make a folder), and a
-    checkpoint test.py rebuilds."""
+    checkpoint test.py rebuilds; with --screen-size 42 all of it on 42x42 frames."""
     import test as test_script
 
     train.main(["--env-id", "ALE/Pong-v5", "--total-steps", "120", "--learning-starts", "60", "--batch-size", "8",
                 "--buffer-size", "200", "--eval-every", "120", "--eval-episodes", "1", "--max-episode-steps", "30",
-                "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models")])
+                "--log-dir", str(tmp_path / "logs"), "--save-dir", str(tmp_path / "models"), *screen])
     (run_dir,) = (tmp_path / "logs").iterdir()
     assert run_dir.name.startswith("ALE-Pong-v5__dqn_cnn__1__")
     model = tmp_path / "models" / f"{run_dir.name}.pth"
@@ -422,8 +450,10 @@ def test_train_py_on_pong_saves_a_flat_model_file_and_a_loadable_checkpoint(tmp_
     assert list((tmp_path / "models").iterdir()) == [model]
     assert (run_dir / "evaluations.csv").read_text().splitlines()[1].startswith("120,")
     agent, env, checkpoint = test_script.rebuild(model)
-    assert checkpoint["config"]["convolutions"] == "small" and checkpoint["obs_shape"] == [4, 84, 84]
+    side = 42 if screen else 84
+    assert checkpoint["config"]["convolutions"] == "small" and checkpoint["obs_shape"] == [4, side, side]
     assert isinstance(agent.q_network, CNNQNetwork) and isinstance(agent.memory, FrameReplayMemory)
+    assert env.observation_space.shape == (4, side, side)
 
 
 @pytest.mark.parametrize("per", [False, True])
